@@ -1,0 +1,99 @@
+//! The global clock: picoseconds of simulated time, and per-core cycle domains.
+//!
+//! A core's cycles convert to time from the last frequency change (its base), never by adding
+//! rounded periods, so long runs do not drift and every conversion is reproducible.
+
+use wb_periph::{CoreId, Picos};
+
+pub const PS_PER_S: u128 = 1_000_000_000_000;
+
+/// Where the core frequencies come from. The RCC model implements this in a later step; until
+/// then [`ResetClocks`] gives the chip's reset configuration.
+pub trait ClockTree {
+    /// The clock of `core` in Hz (HCLK1 for CPU1, HCLK2 for CPU2).
+    fn core_hz(&self, core: CoreId) -> u64;
+}
+
+/// After reset both cores run from MSI at 4 MHz (all AHB prescalers /1).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResetClocks;
+
+impl ClockTree for ResetClocks {
+    fn core_hz(&self, _core: CoreId) -> u64 {
+        4_000_000
+    }
+}
+
+/// A fixed pair of frequencies, e.g. the usual 64 MHz / 32 MHz run configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClocks {
+    pub cpu1_hz: u64,
+    pub cpu2_hz: u64,
+}
+
+impl ClockTree for FixedClocks {
+    fn core_hz(&self, core: CoreId) -> u64 {
+        match core {
+            CoreId::Cpu1 => self.cpu1_hz,
+            CoreId::Cpu2 => self.cpu2_hz,
+        }
+    }
+}
+
+/// The mapping between one core's cycle counter and global time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CycleDomain {
+    pub hz: u64,
+    base_ps: Picos,
+    base_cycles: u64,
+}
+
+impl CycleDomain {
+    pub fn new(hz: u64, now: Picos, cycles: u64) -> CycleDomain {
+        assert!(hz > 0, "a core clock of 0 Hz");
+        CycleDomain { hz, base_ps: now, base_cycles: cycles }
+    }
+
+    /// Change frequency at cycle `cycles` (which maps to the current time).
+    pub fn rebase(&mut self, hz: u64, cycles: u64) {
+        let now = self.time_of(cycles);
+        *self = CycleDomain::new(hz, now, cycles);
+    }
+
+    /// The time at which cycle `cycles` starts.
+    pub fn time_of(&self, cycles: u64) -> Picos {
+        let d = cycles.saturating_sub(self.base_cycles) as u128;
+        self.base_ps + (d * PS_PER_S / self.hz as u128) as Picos
+    }
+
+    /// The number of whole cycles elapsed at time `t` (rounded up: the first cycle starting at
+    /// or after `t`).
+    pub fn cycles_at(&self, t: Picos) -> u64 {
+        let d = t.saturating_sub(self.base_ps) as u128;
+        self.base_cycles + (d * self.hz as u128).div_ceil(PS_PER_S) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_round_trip_without_drift() {
+        let d = CycleDomain::new(48_000_000, 0, 0);
+        // 48 MHz has a non-integer period in ps; a billion cycles still land exactly.
+        assert_eq!(d.time_of(48_000_000_000), 1_000 * 1_000_000_000_000);
+        for c in [0u64, 1, 2, 3, 47, 1_000_001] {
+            assert_eq!(d.cycles_at(d.time_of(c)), c);
+        }
+    }
+
+    #[test]
+    fn rebase_keeps_time_continuous() {
+        let mut d = CycleDomain::new(4_000_000, 0, 0);
+        let t = d.time_of(400);
+        d.rebase(64_000_000, 400);
+        assert_eq!(d.time_of(400), t);
+        assert_eq!(d.time_of(464) - t, 1_000_000); // 64 cycles at 64 MHz = 1 us
+    }
+}

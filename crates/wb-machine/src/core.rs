@@ -1,0 +1,674 @@
+//! One emulated core: a unicorn engine, the hooks that charge cycles and catch exceptions, and
+//! the state those hooks share (`CoreState`, the engine's user data).
+//!
+//! Hot path: one block hook per executed translated block, which looks the block's cost up in a
+//! `Vec` indexed by address. No memory hooks on RAM; faults reach us through unicorn's error
+//! paths, which only run when something goes wrong.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use tracing::{trace, warn};
+use unicorn_engine::unicorn_const::{Arch, HookType, MemType, Mode, Prot, TlbType};
+use unicorn_engine::{RegisterARM, TlbEntry, Unicorn};
+use wb_periph::{Access, CoreId, Width};
+
+use crate::bus::Shared;
+use crate::clock::CycleDomain;
+use crate::memory::{self, Memories, Region};
+use crate::scs::Scs;
+use crate::timing::{block_cost, BlockCost, BlockEnd, CoreKind, CycleTable};
+
+/// Unicorn's ARM exception numbers (qemu `target/arm/cpu.h`), as the interrupt hook sees them.
+mod excp {
+    pub const UDEF: u32 = 1;
+    pub const SWI: u32 = 2;
+    pub const BKPT: u32 = 7;
+    pub const EXCEPTION_EXIT: u32 = 8;
+    pub const NOCP: u32 = 17;
+    pub const INVSTATE: u32 = 18;
+    pub const UNALIGNED: u32 = 22;
+}
+
+/// Why a core's run slice ended (set by a hook, or derived after the engine returns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The cycle budget of the slice is used up.
+    Budget,
+    /// Something changed that may let an exception preempt (checked by the machine).
+    Attention,
+    Svc,
+    Bkpt,
+    /// EXC_RETURN loaded into the PC in handler mode.
+    ExceptionReturn,
+    Wfi,
+    Wfe,
+    /// YIELD: a hint, execution simply continues.
+    Yield,
+    Breakpoint,
+    Fault(Fault),
+}
+
+/// A synchronous fault detected while running, before escalation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Instruction fetch from nothing (or a forbidden region).
+    Fetch { addr: u32 },
+    /// A load from nothing (precise).
+    Read { addr: u32 },
+    /// A store to nothing or to read-only memory (imprecise, via the write buffer).
+    Write { addr: u32 },
+    /// A peripheral model refused the access (reported after the block: imprecise).
+    Peripheral { addr: u32 },
+    Undefined,
+    InvalidState,
+    NoCoprocessor,
+    Unaligned,
+}
+
+/// How the core is doing between slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    /// Asleep in WFI (or sleep-on-exit): wakes on an interrupt that would preempt.
+    SleepWfi,
+    /// Asleep in WFE: wakes on the event register or an interrupt.
+    SleepWfe,
+    /// Held in reset (CPU2 until C2BOOT).
+    Held,
+    /// Locked up after a fault it could not handle.
+    Lockup,
+}
+
+const SRAM_BASE: u32 = memory::SRAM.base;
+/// Longest translated block: 512 instructions of at most 4 bytes.
+const MAX_BLOCK_BYTES: u32 = 2048;
+
+/// Per-address block-cost cache for the regions code runs from.
+#[derive(Clone, Debug)]
+struct CostCache {
+    flash: Vec<BlockCost>,
+    sram: Vec<BlockCost>,
+    /// Code-byte hash of each SRAM block: SRAM code can change under the cache.
+    sram_check: Vec<u64>,
+    sysmem: Vec<BlockCost>,
+}
+
+impl CostCache {
+    fn new() -> CostCache {
+        CostCache {
+            flash: vec![BlockCost::default(); (memory::FLASH.size / 2) as usize],
+            sram: vec![BlockCost::default(); (memory::SRAM.size / 2) as usize],
+            sram_check: vec![0; (memory::SRAM.size / 2) as usize],
+            sysmem: vec![BlockCost::default(); (memory::SYSTEM_MEMORY.size / 2) as usize],
+        }
+    }
+
+    fn clear(&mut self) {
+        self.flash.fill(BlockCost::default());
+        self.sram.fill(BlockCost::default());
+        self.sysmem.fill(BlockCost::default());
+    }
+
+    fn clear_range(&mut self, start: u32, end: u32) {
+        for (region, cache) in [
+            (memory::FLASH, &mut self.flash),
+            (memory::SRAM, &mut self.sram),
+            (memory::SYSTEM_MEMORY, &mut self.sysmem),
+        ] {
+            let lo = start.saturating_sub(MAX_BLOCK_BYTES).max(region.base);
+            let hi = end.min(region.end());
+            if lo < hi {
+                let a = ((lo - region.base) / 2) as usize;
+                let b = ((hi - region.base).div_ceil(2)) as usize;
+                cache[a..b].fill(BlockCost::default());
+            }
+        }
+    }
+}
+
+/// Wait states a block pays for fetching from flash, in core cycles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlashWaits {
+    /// For the first 64-bit line a block fetches (after a branch).
+    pub first_line: u32,
+    /// For each further sequential line.
+    pub next_line: u32,
+    /// For each literal-pool load from flash.
+    pub literal: u32,
+}
+
+/// Where the boot alias at 0x0000_0000 points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootAlias {
+    Flash,
+    SystemMemory,
+    Sram1,
+}
+
+impl BootAlias {
+    pub fn region(self) -> Region {
+        match self {
+            BootAlias::Flash => memory::FLASH,
+            BootAlias::SystemMemory => memory::SYSTEM_MEMORY,
+            BootAlias::Sram1 => Region { name: "sram1", base: memory::SRAM1_BASE, size: memory::SRAM1_SIZE, persistent: false },
+        }
+    }
+}
+
+/// Everything the engine's hooks need: the engine's user data.
+pub struct CoreState {
+    pub id: CoreId,
+    pub table: &'static CycleTable,
+    pub scs: Scs,
+    /// Core clock cycles since power-on, sleeping included (the core's local time).
+    pub cycles: u64,
+    /// Instructions executed.
+    pub insns: u64,
+    /// Cycles spent asleep (WFI/WFE) or held.
+    pub idle_cycles: u64,
+    pub domain: CycleDomain,
+    pub run: RunState,
+    pub event_register: bool,
+    pub waits: FlashWaits,
+    pub boot_alias: BootAlias,
+    /// Translated-block count (for statistics).
+    pub blocks: u64,
+    budget: u64,
+    /// A masked exception is pending: re-check the masks at each block.
+    pub(crate) watch_masks: bool,
+    stop: Option<Stop>,
+    fault_addr: Option<(MemType, u32)>,
+    prev_fallthrough: u32,
+    prev_taken_extra: u32,
+    last_block: (u32, u32, BlockEnd),
+    cache: CostCache,
+    shared: Rc<RefCell<Shared>>,
+    /// Raw views of the code memories for decoding inside the block hook. They point into the
+    /// machine's [`Memories`], which outlives the engines and is never reallocated.
+    code: [(Region, *const u8); 3],
+}
+
+impl CoreState {
+    /// Global time now, from this core's point of view.
+    pub fn now(&self) -> u64 {
+        self.domain.time_of(self.cycles)
+    }
+
+    fn code_bytes(&self, addr: u32, len: u32) -> Option<&[u8]> {
+        let addr = self.physical(addr);
+        for (r, p) in &self.code {
+            if r.contains(addr) && addr + len <= r.end() {
+                // SAFETY: `p` points to the start of region `r`'s buffer, which lives as long as
+                // the machine (see the field doc), and the range was checked against its size.
+                return Some(unsafe { std::slice::from_raw_parts(p.add((addr - r.base) as usize), len as usize) });
+            }
+        }
+        None
+    }
+
+    /// Undo the boot alias at 0x0000_0000.
+    fn physical(&self, addr: u32) -> u32 {
+        let alias = self.boot_alias.region();
+        if addr < alias.size {
+            alias.base + addr
+        } else {
+            addr
+        }
+    }
+
+    fn in_flash(&self, addr: u32) -> bool {
+        memory::FLASH.contains(self.physical(addr))
+    }
+
+    fn lookup(&mut self, addr: u32, size: u32) -> BlockCost {
+        let phys = self.physical(addr);
+        let (slot, check) = if memory::FLASH.contains(phys) {
+            (&mut self.cache.flash[((phys - memory::FLASH.base) / 2) as usize] as *mut BlockCost, None)
+        } else if memory::SRAM.contains(phys) {
+            let i = ((phys - SRAM_BASE) / 2) as usize;
+            let h = self.code_bytes(addr, size).map(hash_code).unwrap_or(0);
+            (&mut self.cache.sram[i] as *mut BlockCost, Some((i, h)))
+        } else if memory::SYSTEM_MEMORY.contains(phys) {
+            (&mut self.cache.sysmem[((phys - memory::SYSTEM_MEMORY.base) / 2) as usize] as *mut BlockCost, None)
+        } else {
+            return self.compute(addr, size);
+        };
+        // SAFETY: `slot` points into one of our cache vectors, which `compute` does not touch.
+        let cached = unsafe { *slot };
+        let fresh = cached.size == size && check.is_none_or(|(i, h)| self.cache.sram_check[i] == h);
+        if fresh {
+            return cached;
+        }
+        let cost = self.compute(addr, size);
+        unsafe { *slot = cost };
+        if let Some((i, h)) = check {
+            self.cache.sram_check[i] = h;
+        }
+        cost
+    }
+
+    fn compute(&self, addr: u32, size: u32) -> BlockCost {
+        let code = self.code_bytes(addr, size).unwrap_or(&[]);
+        block_cost(self.table, addr, code, |a| self.in_flash(a))
+    }
+
+    /// The block hook: charge the block, or stop the engine before it runs.
+    fn on_block(&mut self, addr: u32, size: u32) -> bool {
+        if self.prev_taken_extra != 0 && addr != self.prev_fallthrough {
+            self.cycles += self.prev_taken_extra as u64;
+        }
+        self.prev_taken_extra = 0;
+        if self.cycles >= self.budget {
+            self.stop = Some(Stop::Budget);
+            return true;
+        }
+        if self.scs.attention || self.scs.reset_request {
+            self.stop = Some(Stop::Attention);
+            return true;
+        }
+        let c = self.lookup(addr, size);
+        let mut cycles = c.cycles as u64;
+        if c.flash_lines > 0 {
+            cycles += (self.waits.first_line + (c.flash_lines - 1) * self.waits.next_line) as u64;
+        }
+        cycles += (c.flash_literals * self.waits.literal) as u64;
+        self.cycles += cycles;
+        self.insns += c.insns as u64;
+        self.blocks += 1;
+        self.prev_fallthrough = addr + size;
+        self.prev_taken_extra = c.taken_extra;
+        self.last_block = (addr, size, c.end);
+        if c.sevs > 0 {
+            let mut sh = self.shared.borrow_mut();
+            sh.sev_to = [true, true];
+        }
+        false
+    }
+
+    pub fn set_budget(&mut self, budget: u64) {
+        self.budget = budget;
+    }
+
+    /// Forget cached block costs over `[start, end)` (code there changed).
+    pub fn invalidate(&mut self, start: u32, end: u32) {
+        self.cache.clear_range(start, end);
+        let alias = self.boot_alias.region();
+        if start < alias.end() && end > alias.base {
+            // The same bytes are also visible through the alias at 0.
+            self.cache.clear_range(start.saturating_sub(alias.base), end - alias.base);
+        }
+    }
+}
+
+fn hash_code(bytes: &[u8]) -> u64 {
+    // FNV-1a: tiny, and only used for SRAM blocks.
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+/// The engine type of a core.
+pub type Engine = Unicorn<'static, CoreState>;
+
+/// One core of the machine.
+pub struct Core {
+    pub id: CoreId,
+    pub kind: CoreKind,
+    pub(crate) uc: Engine,
+    /// Breakpoint addresses (unicorn exits: precise, free when not hit).
+    breakpoints: Vec<u64>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("id", &self.id).field("pc", &self.pc()).finish()
+    }
+}
+
+/// Error creating or driving an engine: always a host-side problem, never guest behaviour.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// unicorn refused {what}: {err:?}
+    #[error("unicorn refused {what}: {err:?}")]
+    Unicorn { what: String, err: unicorn_engine::unicorn_const::uc_error },
+}
+
+pub(crate) fn uc_err(what: impl Into<String>) -> impl FnOnce(unicorn_engine::unicorn_const::uc_error) -> EngineError {
+    let what = what.into();
+    move |err| EngineError::Unicorn { what, err }
+}
+
+impl Core {
+    pub(crate) fn new(
+        id: CoreId,
+        mem: &mut Memories,
+        shared: Rc<RefCell<Shared>>,
+        hz: u64,
+        boot_alias: BootAlias,
+    ) -> Result<Core, EngineError> {
+        let (kind, model, n_irq) = match id {
+            CoreId::Cpu1 => (CoreKind::M4, unicorn_engine::ArmCpuModel::CORTEX_M4, 63),
+            CoreId::Cpu2 => (CoreKind::M0Plus, unicorn_engine::ArmCpuModel::CORTEX_M0, 32),
+        };
+        let code = [memory::FLASH, memory::SRAM, memory::SYSTEM_MEMORY].map(|r| (r, mem.raw_ptr(r) as *const u8));
+        let state = CoreState {
+            id,
+            table: CycleTable::for_kind(kind),
+            scs: Scs::new(kind, n_irq, 0),
+            cycles: 0,
+            insns: 0,
+            idle_cycles: 0,
+            domain: CycleDomain::new(hz, 0, 0),
+            run: RunState::Running,
+            event_register: false,
+            waits: FlashWaits::default(),
+            boot_alias,
+            blocks: 0,
+            budget: 0,
+            watch_masks: false,
+            stop: None,
+            fault_addr: None,
+            prev_fallthrough: 0,
+            prev_taken_extra: 0,
+            last_block: (0, 0, BlockEnd::Plain),
+            cache: CostCache::new(),
+            shared,
+            code,
+        };
+        // Never Mode::MCLASS: it silently selects a Cortex-M33.
+        let mut uc = Unicorn::new_with_data(Arch::ARM, Mode::THUMB | Mode::LITTLE_ENDIAN, state)
+            .map_err(uc_err("to open an ARM engine"))?;
+        uc.ctl_set_cpu_model(model as i32).map_err(uc_err("the cpu model"))?;
+        uc.ctl_set_tlb_type(TlbType::VIRTUAL).map_err(uc_err("the virtual TLB"))?;
+        uc.ctl_exits_enable().map_err(uc_err("exits"))?;
+        let mut core = Core { id, kind, uc, breakpoints: Vec::new() };
+        core.map_memories(mem)?;
+        core.install_hooks()?;
+        Ok(core)
+    }
+
+    fn map_memories(&mut self, mem: &mut Memories) -> Result<(), EngineError> {
+        let rx = Prot::READ | Prot::EXEC;
+        for (region, perms) in [
+            (memory::FLASH, rx),
+            (memory::SRAM, Prot::ALL),
+            (memory::SYSTEM_MEMORY, rx),
+            (memory::INFO, Prot::READ),
+            (memory::OPTION_BYTES, Prot::READ),
+        ] {
+            let ptr = mem.raw_ptr(region);
+            // SAFETY: the buffer is `region.size` bytes, owned by the machine, never moved or
+            // resized, and outlives this engine (the machine drops its cores first).
+            unsafe { self.uc.mem_map_ptr(region.base as u64, region.size as u64, perms, ptr.cast()) }
+                .map_err(uc_err(format!("to map {}", region.name)))?;
+        }
+        self.map_boot_alias(mem)
+    }
+
+    /// Map the boot alias at 0x0000_0000 onto the region the state names.
+    pub(crate) fn map_boot_alias(&mut self, mem: &mut Memories) -> Result<(), EngineError> {
+        let alias = self.uc.get_data().boot_alias.region();
+        let _ = self.uc.mem_unmap(0, memory::FLASH.size as u64);
+        let _ = self.uc.mem_unmap(0, alias.size as u64);
+        let (buf_region, offset) = Memories::locate(alias.base).expect("alias target is mapped");
+        let ptr = unsafe { mem.raw_ptr(buf_region).add(offset) };
+        // SAFETY: as in `map_memories`; the alias covers `alias.size` bytes inside the buffer.
+        unsafe { self.uc.mem_map_ptr(0, alias.size as u64, Prot::READ | Prot::EXEC, ptr.cast()) }
+            .map_err(uc_err("to map the boot alias"))?;
+        self.uc.get_data_mut().cache.clear();
+        let _ = self.uc.ctl_remove_cache(0, alias.size as u64);
+        Ok(())
+    }
+
+    fn install_hooks(&mut self) -> Result<(), EngineError> {
+        self.uc
+            .add_block_hook(1, 0, |uc, addr, size| {
+                if uc.get_data_mut().on_block(addr as u32, size) {
+                    let _ = uc.emu_stop();
+                } else if uc.get_data().watch_masks && masks_open(uc) {
+                    uc.get_data_mut().stop = Some(Stop::Attention);
+                    // The block was charged but will not run: give the cycles back.
+                    let st = uc.get_data_mut();
+                    let c = st.lookup(addr as u32, size);
+                    st.cycles -= c.cycles as u64;
+                    st.insns -= c.insns as u64;
+                    st.prev_taken_extra = 0;
+                    let _ = uc.emu_stop();
+                }
+            })
+            .map_err(uc_err("the block hook"))?;
+        self.uc
+            .add_intr_hook(|uc, intno| {
+                let stop = match intno {
+                    excp::SWI => Stop::Svc,
+                    excp::BKPT => Stop::Bkpt,
+                    excp::EXCEPTION_EXIT => Stop::ExceptionReturn,
+                    excp::NOCP => Stop::Fault(Fault::NoCoprocessor),
+                    excp::INVSTATE => Stop::Fault(Fault::InvalidState),
+                    excp::UNALIGNED => Stop::Fault(Fault::Unaligned),
+                    excp::UDEF => Stop::Fault(Fault::Undefined),
+                    other => {
+                        warn!(target: "wb::core", intno = other, "unexpected engine exception, treated as undefined");
+                        Stop::Fault(Fault::Undefined)
+                    }
+                };
+                uc.get_data_mut().stop = Some(stop);
+                let _ = uc.emu_stop();
+            })
+            .map_err(uc_err("the interrupt hook"))?;
+        // UDF and YIELD/WFE both arrive here; `classify_invalid` tells them apart.
+        self.uc
+            .add_insn_invalid_hook(|uc| {
+                let stop = classify_invalid(uc);
+                uc.get_data_mut().stop = Some(stop);
+                let _ = uc.emu_stop();
+                true
+            })
+            .map_err(uc_err("the invalid-instruction hook"))?;
+        let fault_types = HookType::MEM_UNMAPPED | HookType::MEM_PROT;
+        self.uc
+            .add_mem_hook(fault_types, 1, 0, |uc, ty, addr, _size, _value| {
+                uc.get_data_mut().fault_addr = Some((ty, addr as u32));
+                false
+            })
+            .map_err(uc_err("the fault hook"))?;
+        // Identity translation; the per-core view (secure areas) decides permissions here.
+        self.uc
+            .add_tlb_hook(1, 0, |_uc, addr, _ty| Some(TlbEntry { paddr: addr, perms: Prot::ALL }))
+            .map_err(uc_err("the TLB hook"))?;
+        self.map_scs()?;
+        Ok(())
+    }
+
+    fn map_scs(&mut self) -> Result<(), EngineError> {
+        // SCS (NVIC, SCB, SysTick) at 0xE000_E000 and the DWT at 0xE000_1000, both per core.
+        for (base, shift) in [(0xE000_E000u64, 0u32), (0xE000_1000u64, crate::scs::reg::DWT_CTRL)] {
+            self.uc
+                .mmio_map(
+                    base,
+                    0x1000,
+                    Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
+                        let st = uc.get_data_mut();
+                        let cycles = st.cycles;
+                        match st.scs.read(off as u32 + shift, size as u32, cycles) {
+                            Some(v) => v as u64,
+                            None => {
+                                st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base as u32 + off as u32 }));
+                                let _ = uc.emu_stop();
+                                0
+                            }
+                        }
+                    }),
+                    Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
+                        let st = uc.get_data_mut();
+                        let cycles = st.cycles;
+                        if !st.scs.write(off as u32 + shift, size as u32, value as u32, cycles) {
+                            st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base as u32 + off as u32 }));
+                            let _ = uc.emu_stop();
+                        }
+                    }),
+                )
+                .map_err(uc_err("to map the system control space"))?;
+        }
+        Ok(())
+    }
+
+    /// Map a peripheral window (already added to the shared bus at `index`).
+    pub(crate) fn map_peripheral(&mut self, index: usize, base: u32, size: u32) -> Result<(), EngineError> {
+        let page = 0x400;
+        let mapped = size.div_ceil(page) * page;
+        self.uc
+            .mmio_map(
+                base as u64,
+                mapped as u64,
+                Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
+                    let st = uc.get_data_mut();
+                    let access = Access { core: st.id, width: Width::from_bytes(size).unwrap_or(Width::Word), now: st.now() };
+                    let r = st.shared.borrow_mut().read(index, off as u32, access);
+                    match r {
+                        Ok(v) => v as u64,
+                        Err(e) => {
+                            trace!(target: "wb::bus", ?e, addr = base + off as u32, "read refused");
+                            st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base + off as u32 }));
+                            let _ = uc.emu_stop();
+                            0
+                        }
+                    }
+                }),
+                Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
+                    let st = uc.get_data_mut();
+                    let access = Access { core: st.id, width: Width::from_bytes(size).unwrap_or(Width::Word), now: st.now() };
+                    let r = st.shared.borrow_mut().write(index, off as u32, value as u32, access);
+                    // A write may raise an interrupt or arm timed work: let the machine look.
+                    st.scs.attention = true;
+                    if let Err(e) = r {
+                        trace!(target: "wb::bus", ?e, addr = base + off as u32, "write refused");
+                        st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base + off as u32 }));
+                        let _ = uc.emu_stop();
+                    }
+                }),
+            )
+            .map_err(uc_err(format!("to map a peripheral at {base:#010x}")))
+    }
+
+    pub fn state(&self) -> &CoreState {
+        self.uc.get_data()
+    }
+
+    pub fn state_mut(&mut self) -> &mut CoreState {
+        self.uc.get_data_mut()
+    }
+
+    pub fn reg(&self, r: RegisterARM) -> u32 {
+        self.uc.reg_read(r).unwrap_or(0) as u32
+    }
+
+    pub fn set_reg(&mut self, r: RegisterARM, v: u32) {
+        self.uc.reg_write(r, v as u64).expect("ARM register ids are valid");
+    }
+
+    pub fn pc(&self) -> u32 {
+        self.reg(RegisterARM::PC)
+    }
+
+    pub fn set_breakpoints(&mut self, addrs: &[u32]) {
+        let old = std::mem::take(&mut self.breakpoints);
+        self.breakpoints = addrs.iter().map(|a| (*a & !1) as u64).collect();
+        let _ = self.uc.ctl_set_exits(&self.breakpoints);
+        // Exits are decided at translation time: retranslate around old and new ones.
+        for a in old.iter().chain(self.breakpoints.clone().iter()) {
+            let _ = self.uc.ctl_remove_cache(a.saturating_sub(MAX_BLOCK_BYTES as u64), a + 4);
+        }
+    }
+
+    /// Run until the cycle budget is reached or something needs the machine's attention.
+    pub(crate) fn run_slice(&mut self, budget: u64) -> Stop {
+        {
+            let st = self.uc.get_data_mut();
+            st.budget = budget;
+            st.stop = None;
+            st.fault_addr = None;
+        }
+        let pc = self.pc() as u64 | 1;
+        let res = self.uc.emu_start(pc, 0, 0, 0);
+        let st = self.uc.get_data_mut();
+        st.prev_taken_extra = 0;
+        if let Err(err) = res {
+            return match (st.fault_addr.take(), st.stop.take()) {
+                (Some((ty, addr)), _) => Stop::Fault(match ty {
+                    MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => Fault::Fetch { addr },
+                    MemType::READ_UNMAPPED | MemType::READ_PROT => Fault::Read { addr },
+                    _ => Fault::Write { addr },
+                }),
+                (None, Some(stop)) => stop,
+                (None, None) => {
+                    warn!(target: "wb::core", core = %self.id, ?err, pc = format_args!("{:#x}", pc), "engine stopped with an error and no cause; treated as an instruction fetch fault");
+                    Stop::Fault(Fault::Fetch { addr: self.pc() })
+                }
+            };
+        }
+        if let Some(stop) = st.stop.take() {
+            return stop;
+        }
+        let pc = self.pc();
+        if self.breakpoints.contains(&(pc as u64)) {
+            return Stop::Breakpoint;
+        }
+        let (addr, size, end) = self.uc.get_data().last_block;
+        if end == BlockEnd::Wfi && pc == addr + size {
+            return Stop::Wfi;
+        }
+        warn!(target: "wb::core", core = %self.id, pc = format_args!("{pc:#x}"), "engine halted for no known reason; treated as WFI");
+        Stop::Wfi
+    }
+
+    /// Flush translated code and cached costs over `[start, end)`.
+    pub fn invalidate_code(&mut self, start: u32, end: u32) {
+        let _ = self.uc.ctl_remove_cache(start as u64, end as u64);
+        let alias = self.state().boot_alias.region();
+        if start < alias.end() && end > alias.base {
+            let _ = self.uc.ctl_remove_cache((start.saturating_sub(alias.base)) as u64, (end - alias.base) as u64);
+        }
+        self.uc.get_data_mut().invalidate(start, end);
+    }
+
+    pub fn flush_all_code(&mut self) {
+        let _ = self.uc.ctl_flush_tb();
+        self.uc.get_data_mut().cache.clear();
+    }
+
+    /// Re-derive unicorn's cached execution flags (handler mode, privilege) after we changed
+    /// IPSR or CONTROL: a write to APSR_NZCV is the engine's only path to a rebuild.
+    pub(crate) fn rebuild_flags(&mut self) {
+        let nzcv = self.reg(RegisterARM::APSR) & 0xF000_0000;
+        self.set_reg(RegisterARM::APSR_NZCV, nzcv);
+    }
+}
+
+/// Whether the masks (PRIMASK, FAULTMASK, BASEPRI) now let the pending exception in.
+fn masks_open(uc: &Unicorn<'_, CoreState>) -> bool {
+    let st = uc.get_data();
+    let Some((_, prio)) = st.scs.highest_pending() else {
+        return false;
+    };
+    let primask = uc.reg_read(RegisterARM::PRIMASK).unwrap_or(1) & 1 != 0;
+    let faultmask = uc.reg_read(RegisterARM::FAULTMASK).unwrap_or(1) & 1 != 0;
+    let basepri = uc.reg_read(RegisterARM::BASEPRI).unwrap_or(0) as i32;
+    let exec = crate::exception::execution_priority(&st.scs, primask, faultmask, basepri);
+    prio < exec
+}
+
+/// UDF and the YIELD-like hints (WFE, YIELD) reach the invalid-instruction hook alike.
+/// A hint leaves the PC after itself, at the end of the block that just ran; UDF leaves it on
+/// the faulting instruction.
+fn classify_invalid(uc: &Unicorn<'_, CoreState>) -> Stop {
+    let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0) as u32;
+    let (addr, size, end) = uc.get_data().last_block;
+    if pc == addr + size {
+        match end {
+            BlockEnd::Wfe => return Stop::Wfe,
+            BlockEnd::Yield => return Stop::Yield,
+            _ => {}
+        }
+    }
+    Stop::Fault(Fault::Undefined)
+}

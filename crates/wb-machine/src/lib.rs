@@ -1,0 +1,25 @@
+//! wb-machine: the emulated STM32WB55.
+//!
+//! Two unicorn engines (CPU1 = Cortex-M4, CPU2 = Cortex-M0+) share the memories; peripherals
+//! come from wb-periph through the [`bus`]. This crate owns what unicorn does not do for
+//! M-profile cores (the exception model, SysTick, WFI/WFE/SEV), the cycle model ([`timing`]),
+//! the deterministic scheduler ([`machine`]), image loading and snapshots.
+//!
+//! It is the only crate of the workspace allowed `unsafe` (engine memory mapping).
+
+pub mod bus;
+pub mod clock;
+pub mod core;
+pub mod exception;
+pub mod loader;
+pub mod machine;
+pub mod memory;
+pub mod scs;
+pub mod timing;
+
+pub use crate::bus::IrqRoute;
+pub use crate::clock::{ClockTree, FixedClocks, ResetClocks};
+pub use crate::core::{BootAlias, RunState};
+pub use crate::machine::{Config, CoreStats, Exit, Machine, MachineError, Snapshot};
+pub use unicorn_engine::RegisterARM;
+pub use wb_periph::{CoreId, Picos};

@@ -1,0 +1,639 @@
+//! The machine: two cores, shared memories and peripherals, one deterministic clock, and the
+//! scheduler that runs the cores in lock-step quanta.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use tracing::debug;
+use unicorn_engine::RegisterARM;
+use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
+
+use crate::bus::{IrqRoute, Mapped, Shared};
+use crate::clock::{ClockTree, ResetClocks};
+use crate::core::{BootAlias, Core, CoreState, EngineError, Fault, RunState, Stop};
+use crate::loader::{self, LoadError, LoadedImage};
+use crate::memory::{EngineeringBytes, Memories};
+use crate::scs::{exc, Scs, SCR_SEVONPEND};
+use crate::exception::fp_reg;
+use crate::timing::is_wide;
+
+/// How the machine is built.
+pub struct Config {
+    pub clocks: Box<dyn ClockTree>,
+    /// Length of one lock-step quantum: the most one core can run ahead of the other.
+    pub quantum: Picos,
+    pub engineering: EngineeringBytes,
+    pub boot_alias: BootAlias,
+    /// Vector table where CPU2 is released at every reset. `None` keeps CPU2 held in reset
+    /// (PWR_CR4.C2BOOT releases it once the power controller is modelled).
+    pub cpu2_boot: Option<u32>,
+    /// Vector table CPU1 boots from (0: the boot alias).
+    pub cpu1_boot: u32,
+}
+
+/// Default quantum: 10 us of simulated time (640 CPU1 cycles at 64 MHz); see `wbemu bench`.
+pub const DEFAULT_QUANTUM: Picos = 10_000_000;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            clocks: Box::new(ResetClocks),
+            quantum: DEFAULT_QUANTUM,
+            engineering: EngineeringBytes::default(),
+            boot_alias: BootAlias::Flash,
+            cpu2_boot: None,
+            cpu1_boot: 0,
+        }
+    }
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The time (or cycle) limit of the run was reached.
+    Limit,
+    /// No core can run again: all are asleep, held or locked up, with no timed event left.
+    Halted,
+    Lockup(CoreId),
+    /// A breakpoint set with [`Machine::set_breakpoints`] was reached.
+    Breakpoint(CoreId, u32),
+    /// The guest executed BKPT (no debugger: the run stops there).
+    Bkpt(CoreId, u32),
+}
+
+impl Exit {
+    pub fn describe(&self) -> String {
+        match self {
+            Exit::Limit => "limit reached".into(),
+            Exit::Halted => "all cores halted".into(),
+            Exit::Lockup(c) => format!("{c} locked up"),
+            Exit::Breakpoint(c, a) => format!("{c} hit breakpoint at {a:#010x}"),
+            Exit::Bkpt(c, a) => format!("{c} executed BKPT at {a:#010x}"),
+        }
+    }
+}
+
+/// Per-core statistics of a machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreStats {
+    pub core: CoreId,
+    pub hz: u64,
+    pub cycles: u64,
+    pub idle_cycles: u64,
+    pub insns: u64,
+    pub blocks: u64,
+    pub pc: u32,
+    pub run: RunState,
+}
+
+pub struct Machine {
+    // Field order matters: the engines (which hold pointers into `mem`) drop first.
+    cores: [Core; 2],
+    shared: Rc<RefCell<Shared>>,
+    mem: Memories,
+    config: Config,
+    now: Picos,
+    trace: u64,
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine").field("now", &self.now).field("cores", &self.cores).finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MachineError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("peripheral {name} at {base:#010x}..{end:#010x} overlaps memory or another peripheral")]
+    Overlap { name: &'static str, base: u32, end: u32 },
+}
+
+impl Machine {
+    pub fn new(config: Config) -> Result<Machine, MachineError> {
+        let mut mem = Memories::new(&config.engineering);
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let hz = |c| config.clocks.core_hz(c);
+        let cpu1 = Core::new(CoreId::Cpu1, &mut mem, shared.clone(), hz(CoreId::Cpu1), config.boot_alias)?;
+        let cpu2 = Core::new(CoreId::Cpu2, &mut mem, shared.clone(), hz(CoreId::Cpu2), config.boot_alias)?;
+        let mut m = Machine { cores: [cpu1, cpu2], shared, mem, config, now: 0, trace: 0xcbf2_9ce4_8422_2325 };
+        m.reset(ResetKind::PowerOn);
+        Ok(m)
+    }
+
+    pub fn core(&self, id: CoreId) -> &Core {
+        &self.cores[id.index()]
+    }
+
+    pub fn core_mut(&mut self, id: CoreId) -> &mut Core {
+        &mut self.cores[id.index()]
+    }
+
+    pub fn memories(&self) -> &Memories {
+        &self.mem
+    }
+
+    pub fn now(&self) -> Picos {
+        self.now
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn set_quantum(&mut self, quantum: Picos) {
+        self.config.quantum = quantum.max(1);
+    }
+
+    /// A rolling hash of every scheduling event (core, PC, cycles, instructions, stop): two runs
+    /// with the same inputs give the same value.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace
+    }
+
+    pub fn stats(&self, id: CoreId) -> CoreStats {
+        let c = self.core(id);
+        let st = c.state();
+        CoreStats {
+            core: id,
+            hz: st.domain.hz,
+            cycles: st.cycles,
+            idle_cycles: st.idle_cycles,
+            insns: st.insns,
+            blocks: st.blocks,
+            pc: c.pc(),
+            run: st.run,
+        }
+    }
+
+    /// Attach a peripheral at `base`, with its interrupt lines routed as `routes` say.
+    pub fn attach(&mut self, base: u32, dev: Box<dyn Peripheral>, routes: &[IrqRoute]) -> Result<(), MachineError> {
+        let size = dev.size();
+        let name = dev.name();
+        let end = base.checked_add(size).ok_or(MachineError::Overlap { name, base, end: u32::MAX })?;
+        let overlaps_mem = Memories::locate(base).is_some() || Memories::locate(end - 1).is_some();
+        let overlaps_dev = self.shared.borrow().periphs.iter().any(|m| base < m.base + m.size && m.base < end);
+        if overlaps_mem || overlaps_dev || base >= 0xE000_0000 {
+            return Err(MachineError::Overlap { name, base, end });
+        }
+        let index = {
+            let mut sh = self.shared.borrow_mut();
+            sh.periphs.push(Mapped { base, size, dev, routes: routes.to_vec() });
+            sh.periphs.len() - 1
+        };
+        for c in &mut self.cores {
+            c.map_peripheral(index, base, size)?;
+        }
+        Ok(())
+    }
+
+    /// Load an ELF image (or a raw binary at `raw_base`) and flush stale translations.
+    pub fn load(&mut self, path: &Path, raw_base: Option<u32>) -> Result<LoadedImage, MachineError> {
+        let img = loader::load_file(&mut self.mem, path, raw_base)?;
+        self.code_changed(&img.ranges);
+        Ok(img)
+    }
+
+    pub fn load_elf_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<LoadedImage, MachineError> {
+        let img = loader::load_elf(&mut self.mem, Path::new(name), bytes)?;
+        self.code_changed(&img.ranges);
+        Ok(img)
+    }
+
+    /// Write bytes straight into memory (no bus, no timing), e.g. to prepare a test.
+    pub fn poke(&mut self, addr: u32, bytes: &[u8]) -> bool {
+        match self.mem.slice_mut(addr, bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.code_changed(&[(addr, addr + bytes.len() as u32)]);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn peek(&self, addr: u32, len: usize) -> Option<&[u8]> {
+        self.mem.slice(addr, len)
+    }
+
+    pub fn read_u32(&self, addr: u32) -> Option<u32> {
+        self.mem.read_u32(addr)
+    }
+
+    fn code_changed(&mut self, ranges: &[(u32, u32)]) {
+        for c in &mut self.cores {
+            for (s, e) in ranges {
+                c.invalidate_code(*s, *e);
+            }
+        }
+    }
+
+    /// Boot vectors: where each core starts after the next reset.
+    pub fn set_boot(&mut self, cpu1: u32, cpu2: Option<u32>) {
+        self.config.cpu1_boot = cpu1;
+        self.config.cpu2_boot = cpu2;
+    }
+
+    pub fn set_breakpoints(&mut self, core: CoreId, addrs: &[u32]) {
+        self.core_mut(core).set_breakpoints(addrs);
+    }
+
+    /// Reset both cores and the peripherals. SRAM keeps its contents (only a power cut loses
+    /// it); the clock keeps running.
+    pub fn reset(&mut self, kind: ResetKind) {
+        debug!(target: "wb::machine", ?kind, now = self.now, "reset");
+        self.shared.borrow_mut().reset(kind);
+        if kind == ResetKind::PowerOn {
+            self.mem.clear_volatile();
+        }
+        let cpu1_boot = self.config.cpu1_boot;
+        self.cores[0].reset(cpu1_boot);
+        match self.config.cpu2_boot {
+            Some(v) => self.cores[1].reset(v),
+            None => {
+                self.cores[1].reset(0);
+                self.cores[1].state_mut().run = RunState::Held;
+            }
+        }
+        for c in &mut self.cores {
+            c.flush_all_code();
+        }
+    }
+
+    /// Run until `limit` (global time in picoseconds) or an exit.
+    pub fn run_until(&mut self, limit: Picos) -> Exit {
+        loop {
+            for i in 0..2 {
+                if let Some(exit) = self.attend(i) {
+                    return exit;
+                }
+            }
+            if self.now >= limit {
+                return Exit::Limit;
+            }
+            let next_event = self.next_event();
+            let any_running = self.cores.iter().any(|c| c.state().run == RunState::Running);
+            let t_end = if any_running {
+                let mut t = self.now.saturating_add(self.config.quantum).min(limit);
+                if let Some(e) = next_event {
+                    t = t.min(e.max(self.now + 1));
+                }
+                t
+            } else {
+                match next_event {
+                    Some(e) => e.clamp(self.now + 1, limit),
+                    None if self.cores.iter().all(|c| c.state().run != RunState::Running) => {
+                        // Nothing will ever happen again: report instead of spinning to the limit.
+                        return Exit::Halted;
+                    }
+                    None => limit,
+                }
+            };
+            for i in 0..2 {
+                if let Some(exit) = self.run_core(i, t_end) {
+                    return exit;
+                }
+            }
+            self.now = t_end;
+            self.shared.borrow_mut().advance(self.now);
+        }
+    }
+
+    /// Run for `cycles` cycles of CPU1's clock.
+    pub fn run_cycles(&mut self, cycles: u64) -> Exit {
+        let d = self.cores[0].state().domain;
+        let start = d.cycles_at(self.now);
+        let limit = d.time_of(start + cycles);
+        self.run_until(limit)
+    }
+
+    fn next_event(&self) -> Option<Picos> {
+        let mut next = self.shared.borrow().next_event();
+        for c in &self.cores {
+            let st = c.state();
+            if matches!(st.run, RunState::Held | RunState::Lockup) {
+                continue;
+            }
+            if let Some(w) = st.scs.systick.next_wrap() {
+                let t = st.domain.time_of(w);
+                next = Some(next.map_or(t, |n: Picos| n.min(t)));
+            }
+        }
+        next
+    }
+
+    /// Run core `i` up to time `t_end`. Sleeping, held and locked cores just let time pass.
+    fn run_core(&mut self, i: usize, t_end: Picos) -> Option<Exit> {
+        let budget = self.cores[i].state().domain.cycles_at(t_end);
+        loop {
+            let st = self.cores[i].state();
+            if st.run != RunState::Running {
+                let st = self.cores[i].state_mut();
+                if st.cycles < budget {
+                    st.idle_cycles += budget - st.cycles;
+                    st.cycles = budget;
+                }
+                return None;
+            }
+            if st.cycles >= budget {
+                return None;
+            }
+            let stop = self.cores[i].run_slice(budget);
+            self.record(i, stop);
+            if let Some(exit) = self.handle_stop(i, stop) {
+                return Some(exit);
+            }
+            if let Some(exit) = self.attend(i) {
+                return Some(exit);
+            }
+        }
+    }
+
+    fn record(&mut self, i: usize, stop: Stop) {
+        let c = &self.cores[i];
+        let st = c.state();
+        let code = match stop {
+            Stop::Budget => 1,
+            Stop::Attention => 2,
+            Stop::Svc => 3,
+            Stop::Bkpt => 4,
+            Stop::ExceptionReturn => 5,
+            Stop::Wfi => 6,
+            Stop::Wfe => 7,
+            Stop::Yield => 8,
+            Stop::Breakpoint => 9,
+            Stop::Fault(_) => 10,
+        };
+        for v in [i as u64, c.pc() as u64, st.cycles, st.insns, code] {
+            self.trace = (self.trace ^ v).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn handle_stop(&mut self, i: usize, stop: Stop) -> Option<Exit> {
+        let id = CoreId::ALL[i];
+        let core = &mut self.cores[i];
+        let pc = core.pc();
+        let result = match stop {
+            Stop::Budget | Stop::Attention | Stop::Yield => Ok(()),
+            Stop::Svc => core.take_sync(exc::SVCALL, pc),
+            Stop::Bkpt => return Some(Exit::Bkpt(id, pc)),
+            Stop::Breakpoint => return Some(Exit::Breakpoint(id, pc)),
+            Stop::ExceptionReturn => core.exception_return(),
+            Stop::Wfi => {
+                if core.preempting_pending(true).is_none() {
+                    core.state_mut().run = RunState::SleepWfi;
+                }
+                Ok(())
+            }
+            Stop::Wfe => {
+                let st = core.state_mut();
+                if st.event_register {
+                    st.event_register = false;
+                } else {
+                    st.run = RunState::SleepWfe;
+                }
+                Ok(())
+            }
+            Stop::Fault(fault) => {
+                // A store fault is imprecise: the write buffer let execution go past it.
+                let ret = match fault {
+                    Fault::Write { .. } => {
+                        let hw = core.memory_u16(pc).unwrap_or(0);
+                        pc + if is_wide(hw) { 4 } else { 2 }
+                    }
+                    _ => pc,
+                };
+                core.raise_fault(fault, ret)
+            }
+        };
+        result.err().map(|_| Exit::Lockup(id))
+    }
+
+    /// Bring core `i` up to date with the world: reset requests, interrupt lines, SysTick,
+    /// events; wake it if it may; take the exception that should preempt, if any.
+    fn attend(&mut self, i: usize) -> Option<Exit> {
+        if self.cores.iter().any(|c| c.state().scs.reset_request) {
+            self.reset(ResetKind::System);
+            return None;
+        }
+        let asserted = self.shared.borrow().asserted_irqs(CoreId::ALL[i]);
+        let sev = std::mem::take(&mut self.shared.borrow_mut().sev_to[i]);
+        let core = &mut self.cores[i];
+        let st = core.state_mut();
+        st.scs.attention = false;
+        if st.run == RunState::Held || st.run == RunState::Lockup {
+            return None;
+        }
+        let before = st.scs.irq_pending | st.scs.sys_pending as u64;
+        latch_irqs(&mut st.scs, asserted);
+        let cycles = st.cycles;
+        if st.scs.systick.catch_up(cycles) {
+            st.scs.set_pending(exc::SYSTICK, true);
+        }
+        let after = st.scs.irq_pending | st.scs.sys_pending as u64;
+        if sev || (after & !before != 0 && st.scs.scr & SCR_SEVONPEND != 0) {
+            st.event_register = true;
+        }
+        st.scs.attention = false;
+        match st.run {
+            RunState::SleepWfi => {
+                if core.preempting_pending(true).is_some() {
+                    core.state_mut().run = RunState::Running;
+                }
+            }
+            RunState::SleepWfe => {
+                let st = core.state_mut();
+                if st.event_register {
+                    st.event_register = false;
+                    st.run = RunState::Running;
+                } else if core.preempting_pending(false).is_some() {
+                    core.state_mut().run = RunState::Running;
+                }
+            }
+            _ => {}
+        }
+        if core.state().run != RunState::Running {
+            core.state_mut().watch_masks = false;
+            return None;
+        }
+        // Entering one exception raises the execution priority; a more urgent one pending
+        // behind it preempts at once (late arrival, simplified).
+        while let Some(n) = core.preempting_pending(false) {
+            let pc = core.pc();
+            if core.enter_exception(n, pc).is_err() {
+                return Some(Exit::Lockup(CoreId::ALL[i]));
+            }
+        }
+        let masked = core.state().scs.highest_pending().is_some();
+        core.state_mut().watch_masks = masked;
+        None
+    }
+
+    /// Snapshot the whole machine (memories, peripherals, cores, clock).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            now: self.now,
+            trace: self.trace,
+            mem: self.mem.copy_all(),
+            shared: self.shared.borrow().clone(),
+            cores: [CoreSnapshot::take(&self.cores[0]), CoreSnapshot::take(&self.cores[1])],
+            cpu1_boot: self.config.cpu1_boot,
+            cpu2_boot: self.config.cpu2_boot,
+        }
+    }
+
+    /// Restore a snapshot taken from this machine. Translated code is flushed.
+    pub fn restore(&mut self, snap: &Snapshot) {
+        self.now = snap.now;
+        self.trace = snap.trace;
+        self.mem.restore_all(&snap.mem);
+        *self.shared.borrow_mut() = snap.shared.clone();
+        self.config.cpu1_boot = snap.cpu1_boot;
+        self.config.cpu2_boot = snap.cpu2_boot;
+        for (c, s) in self.cores.iter_mut().zip(&snap.cores) {
+            s.apply(c, &mut self.mem);
+        }
+    }
+}
+
+/// Pend the asserted lines that are not already being handled (level-sensitive: a line still
+/// asserted when its handler returns pends again).
+fn latch_irqs(scs: &mut Scs, asserted: u64) {
+    let fresh = asserted & !scs.irq_active & !scs.irq_pending;
+    if fresh != 0 {
+        scs.irq_pending |= fresh;
+        scs.attention = true;
+    }
+}
+
+impl Core {
+    fn memory_u16(&self, addr: u32) -> Option<u16> {
+        let mut b = [0u8; 2];
+        self.uc.mem_read(addr as u64, &mut b).ok()?;
+        Some(u16::from_le_bytes(b))
+    }
+}
+
+const CORE_REGS: [RegisterARM; 18] = [
+    RegisterARM::R0, RegisterARM::R1, RegisterARM::R2, RegisterARM::R3, RegisterARM::R4,
+    RegisterARM::R5, RegisterARM::R6, RegisterARM::R7, RegisterARM::R8, RegisterARM::R9,
+    RegisterARM::R10, RegisterARM::R11, RegisterARM::R12, RegisterARM::LR, RegisterARM::PC,
+    RegisterARM::PRIMASK, RegisterARM::BASEPRI, RegisterARM::FAULTMASK,
+];
+
+/// The architectural state of one core plus its model state.
+#[derive(Clone, Debug)]
+pub struct CoreSnapshot {
+    regs: Vec<u32>,
+    fp: Vec<u32>,
+    msp: u32,
+    psp: u32,
+    control: u32,
+    xpsr: u32,
+    state: CoreStateSnapshot,
+}
+
+#[derive(Clone, Debug)]
+struct CoreStateSnapshot {
+    scs: Scs,
+    cycles: u64,
+    insns: u64,
+    idle_cycles: u64,
+    blocks: u64,
+    domain: crate::clock::CycleDomain,
+    run: RunState,
+    event_register: bool,
+    waits: crate::core::FlashWaits,
+    boot_alias: BootAlias,
+    watch_masks: bool,
+}
+
+impl CoreSnapshot {
+    fn take(c: &Core) -> CoreSnapshot {
+        let st: &CoreState = c.state();
+        let fp = if st.scs.is_m4() {
+            let mut v: Vec<u32> = (0..32).map(|i| c.reg(fp_reg(i))).collect();
+            v.push(c.reg(RegisterARM::FPSCR));
+            v
+        } else {
+            vec![]
+        };
+        CoreSnapshot {
+            regs: CORE_REGS.iter().map(|r| c.reg(*r)).collect(),
+            fp,
+            msp: c.reg(RegisterARM::MSP),
+            psp: c.reg(RegisterARM::PSP),
+            control: c.reg(RegisterARM::CONTROL),
+            xpsr: c.reg(RegisterARM::XPSR),
+            state: CoreStateSnapshot {
+                scs: st.scs.clone(),
+                cycles: st.cycles,
+                insns: st.insns,
+                idle_cycles: st.idle_cycles,
+                blocks: st.blocks,
+                domain: st.domain,
+                run: st.run,
+                event_register: st.event_register,
+                waits: st.waits,
+                boot_alias: st.boot_alias,
+                watch_masks: st.watch_masks,
+            },
+        }
+    }
+
+    fn apply(&self, c: &mut Core, mem: &mut Memories) {
+        let s = &self.state;
+        let remap = c.state().boot_alias != s.boot_alias;
+        {
+            let st = c.state_mut();
+            st.scs = s.scs.clone();
+            st.cycles = s.cycles;
+            st.insns = s.insns;
+            st.idle_cycles = s.idle_cycles;
+            st.blocks = s.blocks;
+            st.domain = s.domain;
+            st.run = s.run;
+            st.event_register = s.event_register;
+            st.waits = s.waits;
+            st.boot_alias = s.boot_alias;
+            st.watch_masks = s.watch_masks;
+        }
+        if remap {
+            let _ = c.map_boot_alias(mem);
+        }
+        let ipsr = self.xpsr & 0x1FF;
+        c.set_mode(ipsr, self.control);
+        c.set_reg(RegisterARM::MSP, self.msp);
+        c.set_reg(RegisterARM::PSP, self.psp);
+        for (r, v) in CORE_REGS.iter().zip(&self.regs) {
+            if c.kind == crate::timing::CoreKind::M0Plus && matches!(r, RegisterARM::BASEPRI | RegisterARM::FAULTMASK) {
+                continue;
+            }
+            c.set_reg(*r, *v);
+        }
+        for (i, v) in self.fp.iter().enumerate() {
+            c.set_reg(if i < 32 { fp_reg(i) } else { RegisterARM::FPSCR }, *v);
+        }
+        let flags = if c.kind == crate::timing::CoreKind::M4 { RegisterARM::XPSR_NZCVQG } else { RegisterARM::XPSR_NZCVQ };
+        c.set_reg(flags, self.xpsr);
+        c.set_reg(RegisterARM::EPSR, self.xpsr);
+        c.rebuild_flags();
+        c.flush_all_code();
+    }
+}
+
+/// A copy of the whole machine state; cheap to clone, restorable any number of times.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub now: Picos,
+    trace: u64,
+    mem: Vec<Vec<u8>>,
+    shared: Shared,
+    cores: [CoreSnapshot; 2],
+    cpu1_boot: u32,
+    cpu2_boot: Option<u32>,
+}

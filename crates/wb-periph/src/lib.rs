@@ -1,0 +1,191 @@
+//! Peripheral models of the STM32WB55, independent of any CPU emulator.
+//!
+//! Every peripheral implements [`Peripheral`]: register reads and writes by offset (with the
+//! access width and the core that initiates them), a reset, and timed work through
+//! [`Peripheral::next_event`] / [`Peripheral::advance`]. Interrupt outputs are level lines that
+//! the machine routes to each core's NVIC.
+//!
+//! Time is the machine's global clock in picoseconds ([`Picos`]); it never comes from the host.
+
+use core::fmt;
+
+/// Simulated time in picoseconds since power-on.
+pub type Picos = u64;
+
+/// The two cores of the STM32WB55.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CoreId {
+    /// Cortex-M4 application core.
+    Cpu1,
+    /// Cortex-M0+ radio / FUS core.
+    Cpu2,
+}
+
+impl CoreId {
+    pub const ALL: [CoreId; 2] = [CoreId::Cpu1, CoreId::Cpu2];
+
+    pub const fn index(self) -> usize {
+        match self {
+            CoreId::Cpu1 => 0,
+            CoreId::Cpu2 => 1,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            CoreId::Cpu1 => "cpu1",
+            CoreId::Cpu2 => "cpu2",
+        }
+    }
+
+    pub const fn other(self) -> CoreId {
+        match self {
+            CoreId::Cpu1 => CoreId::Cpu2,
+            CoreId::Cpu2 => CoreId::Cpu1,
+        }
+    }
+}
+
+impl fmt::Display for CoreId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Width of a bus access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    Byte = 1,
+    Half = 2,
+    Word = 4,
+}
+
+impl Width {
+    pub fn from_bytes(n: usize) -> Option<Width> {
+        match n {
+            1 => Some(Width::Byte),
+            2 => Some(Width::Half),
+            4 => Some(Width::Word),
+            _ => None,
+        }
+    }
+
+    pub const fn bytes(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Who accesses a register, how wide, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub core: CoreId,
+    pub width: Width,
+    pub now: Picos,
+}
+
+/// How a register access can fail on the bus. The machine turns these into guest bus faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusError {
+    /// The register does not accept this access width.
+    Width,
+    /// The initiating core may not touch this register.
+    Denied,
+    /// Nothing is decoded at this offset.
+    Unmapped,
+}
+
+pub type BusResult<T> = Result<T, BusError>;
+
+/// Which reset the machine applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetKind {
+    /// Power-on (or brown-out) reset: everything volatile starts from its reset value.
+    PowerOn,
+    /// System reset (SYSRESETREQ, option-byte load, watchdog, pin).
+    System,
+}
+
+/// A memory-mapped peripheral.
+///
+/// `Send` so that a machine can be moved to another thread; `Debug` so state can be inspected.
+pub trait Peripheral: fmt::Debug + Send {
+    /// Short name, also used as the tracing target suffix.
+    fn name(&self) -> &'static str;
+
+    /// Size of the register window in bytes.
+    fn size(&self) -> u32;
+
+    /// Read the register at `offset` (aligned to the access width by the bus).
+    fn read(&mut self, offset: u32, access: Access) -> BusResult<u32>;
+
+    /// Write `value` (only the low `access.width` bytes are meaningful) at `offset`.
+    fn write(&mut self, offset: u32, value: u32, access: Access) -> BusResult<()>;
+
+    /// Return to the reset state for `kind`.
+    fn reset(&mut self, kind: ResetKind);
+
+    /// The earliest time at which the peripheral has timed work to do, if any.
+    fn next_event(&self) -> Option<Picos> {
+        None
+    }
+
+    /// Bring timed work up to `now` (never earlier than the last call).
+    fn advance(&mut self, _now: Picos) {}
+
+    /// The interrupt output lines, one bit per line (level-sensitive).
+    fn irq_lines(&self) -> u32 {
+        0
+    }
+
+    /// A copy of the whole model state, for machine snapshots.
+    fn clone_box(&self) -> Box<dyn Peripheral>;
+}
+
+impl Clone for Box<dyn Peripheral> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// Extract the bytes a narrow write touches: `value` placed at byte lane `offset & 3`, merged
+/// into the 32-bit register `old`. Peripherals that accept byte/half writes use this.
+pub fn merge_write(old: u32, offset: u32, value: u32, width: Width) -> u32 {
+    let shift = (offset & 3) * 8;
+    let mask = match width {
+        Width::Byte => 0xFF,
+        Width::Half => 0xFFFF,
+        Width::Word => 0xFFFF_FFFF,
+    } << shift;
+    (old & !mask) | ((value << shift) & mask)
+}
+
+/// Extract the part of the 32-bit register `reg` that a narrow read at `offset` returns.
+pub fn narrow_read(reg: u32, offset: u32, width: Width) -> u32 {
+    let shifted = reg >> ((offset & 3) * 8);
+    match width {
+        Width::Byte => shifted & 0xFF,
+        Width::Half => shifted & 0xFFFF,
+        Width::Word => shifted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_accesses_hit_the_right_lanes() {
+        assert_eq!(merge_write(0x1122_3344, 1, 0xAB, Width::Byte), 0x1122_AB44);
+        assert_eq!(merge_write(0x1122_3344, 2, 0xBEEF, Width::Half), 0xBEEF_3344);
+        assert_eq!(merge_write(0x1122_3344, 0, 0xDEAD_BEEF, Width::Word), 0xDEAD_BEEF);
+        assert_eq!(narrow_read(0x1122_3344, 3, Width::Byte), 0x11);
+        assert_eq!(narrow_read(0x1122_3344, 2, Width::Half), 0x1122);
+    }
+
+    #[test]
+    fn core_ids_pair_up() {
+        assert_eq!(CoreId::Cpu1.other(), CoreId::Cpu2);
+        assert_eq!(CoreId::Cpu2.index(), 1);
+        assert_eq!(Width::from_bytes(3), None);
+    }
+}
