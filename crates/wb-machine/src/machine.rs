@@ -238,6 +238,11 @@ impl Machine {
         self.config.cpu2_boot = cpu2;
     }
 
+    /// Hold a core in reset (it stops running until the next reset releases it).
+    pub fn hold(&mut self, core: CoreId) {
+        self.core_mut(core).state_mut().run = RunState::Held;
+    }
+
     pub fn set_breakpoints(&mut self, core: CoreId, addrs: &[u32]) {
         self.core_mut(core).set_breakpoints(addrs);
     }
@@ -344,6 +349,16 @@ impl Machine {
             }
             let stop = self.cores[i].run_slice(budget);
             self.record(i, stop);
+            if stop == Stop::Breakpoint && self.cores[i].state().scs.attention {
+                // An exception became pending just before the breakpoint: it comes first.
+                let pc = self.cores[i].pc();
+                if let Some(exit) = self.attend(i) {
+                    return Some(exit);
+                }
+                if self.cores[i].pc() != pc {
+                    continue;
+                }
+            }
             if let Some(exit) = self.handle_stop(i, stop) {
                 return Some(exit);
             }

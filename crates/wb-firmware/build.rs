@@ -1,0 +1,41 @@
+//! Build the no_std guest programs under `firmware/` for the thumb targets, into a target
+//! directory of our own, and copy the ELF files to OUT_DIR for `include_bytes!`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const IMAGES: &[(&str, &str)] = &[
+    ("cpu1-tests", "thumbv7em-none-eabihf"),
+    ("cpu2-tests", "thumbv6m-none-eabi"),
+];
+
+fn main() {
+    let here = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let fw = here.join("../../firmware").canonicalize().expect("firmware/ next to crates/");
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let target_dir = fw.join("target");
+    for watched in ["Cargo.toml", "Cargo.lock", "guest-rt", "tests"] {
+        println!("cargo:rerun-if-changed={}", fw.join(watched).display());
+    }
+    for (package, target) in IMAGES {
+        build(&fw, &target_dir, package, target);
+        let elf = target_dir.join(target).join("release").join(package);
+        std::fs::copy(&elf, out.join(format!("{package}.elf")))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", elf.display()));
+    }
+}
+
+fn build(fw: &Path, target_dir: &Path, package: &str, target: &str) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(fw)
+        .args(["build", "--release", "--locked", "-p", package, "--target", target, "--target-dir"])
+        .arg(target_dir);
+    // The outer build's flags are for the host, not for the thumb targets.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "RUSTC_WRAPPER", "CARGO_BUILD_TARGET"] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo for {package}: {e}"));
+    assert!(status.success(), "building guest firmware {package} for {target} failed");
+}

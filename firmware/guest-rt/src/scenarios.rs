@@ -1,0 +1,197 @@
+//! Interrupt and fault scenarios run on both cores. The host calls each `scen_*` function
+//! (PC set to it, LR to `call_done`) and reads `LOG` back by symbol.
+
+use crate::*;
+use core::ptr::{addr_of_mut, read_volatile, write_volatile};
+
+#[no_mangle]
+pub static mut LOG: Log = Log::new();
+/// Selects what the shared handlers do in the current scenario.
+#[no_mangle]
+pub static mut MODE: u32 = 0;
+#[no_mangle]
+pub static mut TICKS: u32 = 0;
+
+/// Software-pended test interrupts: IRQ 5 and IRQ 6 exist on both cores' tables.
+pub const IRQ_A: u32 = 5;
+pub const IRQ_B: u32 = 6;
+
+const MODE_NESTED: u32 = 1;
+const MODE_LOCKUP: u32 = 2;
+
+fn log_(v: u32) {
+    log(addr_of_mut!(LOG), v);
+}
+
+fn start(mode: u32) {
+    unsafe {
+        log_clear(addr_of_mut!(LOG));
+        write_volatile(addr_of_mut!(MODE), mode);
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn IrqA() {
+    if unsafe { read_volatile(addr_of_mut!(MODE)) } == MODE_NESTED {
+        log_(0x50);
+        nvic_pend(IRQ_B); // higher priority: preempts this handler at once
+        log_(0x51);
+    } else {
+        log_(IRQ_A);
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn IrqB() {
+    log_(IRQ_B);
+    // On the M4 the handler also clobbers the caller-saved FP registers: the interrupted code
+    // must find them intact (extended stack frame).
+    #[cfg(target_abi = "eabihf")]
+    unsafe {
+        core::arch::asm!(
+            "vmov.f32 s0, #-1.0",
+            "vmov.f32 s1, #-1.0",
+            "vmov.f32 s2, #-1.0",
+            "vmov.f32 s15, #-1.0",
+            out("s0") _, out("s1") _, out("s2") _, out("s15") _,
+        )
+    };
+}
+
+#[no_mangle]
+pub extern "C" fn SysTickHandler() {
+    unsafe { write_volatile(addr_of_mut!(TICKS), read_volatile(addr_of_mut!(TICKS)) + 1) };
+}
+
+/// HardFault with the stacked frame in r0 (see the entry stub of each program).
+#[no_mangle]
+pub extern "C" fn hard_fault_frame(frame: *mut u32) {
+    if unsafe { read_volatile(addr_of_mut!(MODE)) } == MODE_LOCKUP {
+        read32(0x3000_0000); // a fault inside HardFault: the core locks up
+    }
+    let stacked_pc = unsafe { read_volatile(frame.add(6)) };
+    #[cfg(target_abi = "eabihf")]
+    {
+        log_(read32(SCB_CFSR));
+        log_(read32(SCB_HFSR));
+        log_(read32(SCB_BFAR));
+    }
+    log_(stacked_pc);
+    // Resume after the faulting 16-bit load.
+    unsafe { write_volatile(frame.add(6), stacked_pc + 2) };
+}
+
+/// SVC: the handler (`SvcEntry` of each program) increments r4.
+#[no_mangle]
+pub extern "C" fn scen_svc() -> u32 {
+    let mut n: u32 = 41;
+    unsafe { core::arch::asm!("mov r4, {0}", "svc #0", "mov {0}, r4", inout(reg) n, out("r4") _) };
+    n
+}
+
+#[no_mangle]
+pub extern "C" fn scen_ispr() {
+    start(0);
+    nvic_enable(IRQ_A);
+    log_(1);
+    nvic_pend(IRQ_A);
+    log_(2);
+}
+
+#[no_mangle]
+pub extern "C" fn scen_nested() {
+    start(MODE_NESTED);
+    nvic_priority(IRQ_A, 0x80);
+    nvic_priority(IRQ_B, 0x40);
+    nvic_enable(IRQ_A);
+    nvic_enable(IRQ_B);
+    nvic_pend(IRQ_A);
+    log_(2);
+}
+
+#[no_mangle]
+pub extern "C" fn scen_tailchain() {
+    start(0);
+    nvic_priority(IRQ_A, 0x40);
+    nvic_priority(IRQ_B, 0x80);
+    nvic_enable(IRQ_A);
+    nvic_enable(IRQ_B);
+    unsafe { core::arch::asm!("cpsid i") };
+    nvic_pend(IRQ_B);
+    nvic_pend(IRQ_A);
+    unsafe { core::arch::asm!("cpsie i") };
+    log_(2);
+}
+
+#[no_mangle]
+pub extern "C" fn scen_primask() {
+    start(0);
+    nvic_priority(IRQ_A, 0);
+    nvic_enable(IRQ_A);
+    unsafe { core::arch::asm!("cpsid i") };
+    nvic_pend(IRQ_A);
+    log_(1);
+    unsafe { core::arch::asm!("cpsie i") };
+    log_(2);
+}
+
+/// Three SysTick interrupts of `reload + 1` core cycles each, sleeping in WFI between them.
+#[no_mangle]
+pub extern "C" fn scen_systick(reload: u32) -> u32 {
+    start(0);
+    unsafe { write_volatile(addr_of_mut!(TICKS), 0) };
+    write32(SYST_RVR, reload);
+    write32(SYST_CVR, 0);
+    write32(SYST_CSR, 0b111); // core clock, TICKINT, ENABLE
+    while unsafe { read_volatile(addr_of_mut!(TICKS)) } < 3 {
+        unsafe { core::arch::asm!("wfi") };
+    }
+    write32(SYST_CSR, 0);
+    unsafe { read_volatile(addr_of_mut!(TICKS)) }
+}
+
+/// Sleep in WFI until the test peripheral (host side) raises `irq`; its handler logs.
+#[no_mangle]
+pub extern "C" fn scen_wfi_periph(periph: u32, irq: u32, delay: u32) {
+    start(0);
+    unsafe { write_volatile(addr_of_mut!(PERIPH), periph) };
+    nvic_enable(irq);
+    write32(periph, delay); // arm: the line rises `delay` ns from now
+    log_(1);
+    unsafe { core::arch::asm!("wfi") };
+    log_(2);
+}
+
+#[no_mangle]
+pub static mut PERIPH: u32 = 0;
+
+/// Handler of the test peripheral's line: acknowledge and log.
+#[no_mangle]
+pub extern "C" fn PeriphIrq() {
+    let p = unsafe { read_volatile(addr_of_mut!(PERIPH)) };
+    write32(p + 4, 1);
+    log_(0x1E);
+}
+
+core::arch::global_asm!(
+    ".text",
+    ".thumb_func",
+    ".global fault_load",
+    "fault_load:",
+    ".global fault_insn",
+    "fault_insn:",
+    "ldr r0, [r0]",
+    "bx lr",
+);
+
+extern "C" {
+    fn fault_load(addr: u32) -> u32;
+}
+
+/// A load from nothing: the 16-bit `ldr` at `fault_insn`.
+#[no_mangle]
+pub extern "C" fn scen_fault(lockup: u32) {
+    start(if lockup != 0 { MODE_LOCKUP } else { 0 });
+    unsafe { fault_load(0x3000_0000) };
+    log_(2);
+}
