@@ -1,1 +1,39 @@
-fn main() {}
+//! `wbemu`: the STM32WB55 emulator command line. One subcommand per file in `cmd/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "wbemu", version, about = "Cycle-level emulator of the dual-core STM32WB55")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run images on the emulated device, headless, and report per-core figures.
+    Run(cmd::run::Args),
+    /// Measure emulation speed against raw unicorn in the same process.
+    Bench(cmd::bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WBEMU_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cmd::run::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wbemu: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

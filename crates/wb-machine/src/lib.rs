@@ -15,6 +15,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod scs;
+pub mod raw;
 pub mod timing;
 
 pub use crate::bus::IrqRoute;

@@ -1,0 +1,133 @@
+//! `wbemu bench`: guest MIPS and emulated cycles per host second per core, for a tight loop and
+//! a compiled workload (CRC-32 in guest Rust), each next to raw unicorn without hooks running
+//! the same code in the same process, and the multiple of real time.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use serde::Serialize;
+use wb_machine::{Config, CoreId, Exit, FixedClocks, Machine, RegisterARM};
+use wb_periph::ResetKind;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Iterations of the tight loop.
+    #[arg(long, default_value_t = 20_000_000)]
+    loop_iterations: u32,
+    /// Rounds of CRC-32 over 1 KiB.
+    #[arg(long, default_value_t = 200)]
+    crc_rounds: u32,
+    /// Lock-step quanta to compare on the two-core demo, in nanoseconds.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    quanta_ns: Vec<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    core: &'static str,
+    workload: &'static str,
+    instructions: u64,
+    cycles: u64,
+    host_s: f64,
+    mips: f64,
+    mcycles_per_s: f64,
+    raw_unicorn_s: f64,
+    ratio_to_raw: f64,
+    real_time_multiple: f64,
+}
+
+#[derive(Serialize)]
+struct QuantumRow {
+    quantum_ns: u64,
+    host_s: f64,
+    simulated_us: f64,
+}
+
+fn machine() -> Result<(Machine, wb_machine::loader::LoadedImage, wb_machine::loader::LoadedImage)> {
+    let config = Config {
+        clocks: Box::new(FixedClocks { cpu1_hz: 64_000_000, cpu2_hz: 32_000_000 }),
+        ..Config::default()
+    };
+    let mut m = Machine::new(config)?;
+    let i1 = m.load_elf_bytes("cpu1", wb_firmware::CPU1_TESTS)?;
+    let i2 = m.load_elf_bytes("cpu2", wb_firmware::CPU2_TESTS)?;
+    m.set_boot(wb_firmware::CPU1_TESTS_VECTORS, Some(wb_firmware::CPU2_TESTS_VECTORS));
+    m.reset(ResetKind::PowerOn);
+    Ok((m, i1, i2))
+}
+
+fn sym(img: &wb_machine::loader::LoadedImage, name: &str) -> Result<u32> {
+    img.symbol(name).map(|a| a & !1).ok_or_else(|| anyhow::anyhow!("test image lacks {name}"))
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let mut rows = Vec::new();
+    for id in CoreId::ALL {
+        for (workload, func, arg) in [("tight loop", "case_bench_loop", a.loop_iterations), ("crc32 (compiled)", "bench_crc", a.crc_rounds)] {
+            let (mut m, i1, i2) = machine()?;
+            let img = if id == CoreId::Cpu1 { &i1 } else { &i2 };
+            m.hold(id.other());
+            let main = sym(img, "app_main")?;
+            m.set_breakpoints(id, &[main]);
+            ensure!(m.run_until(1_000_000_000_000) == Exit::Breakpoint(id, main), "{id} did not start");
+            let (f, done) = (sym(img, func)?, sym(img, "call_done")?);
+            m.core_mut(id).set_reg(RegisterARM::R0, arg);
+            m.core_mut(id).set_reg(RegisterARM::LR, done | 1);
+            m.core_mut(id).set_reg(RegisterARM::PC, f);
+            m.set_breakpoints(id, &[done]);
+            let before = m.stats(id);
+            let t = Instant::now();
+            let exit = m.run_until(u64::MAX / 2);
+            let host_s = t.elapsed().as_secs_f64();
+            ensure!(exit == Exit::Breakpoint(id, done), "{func} on {id} ended with {exit:?}");
+            let after = m.stats(id);
+            let t = Instant::now();
+            wb_machine::raw::call(&m, id, f, &[arg], done)?;
+            let raw_s = t.elapsed().as_secs_f64();
+            let insns = after.insns - before.insns;
+            let cycles = after.cycles - before.cycles;
+            rows.push(Row {
+                core: id.name(),
+                workload,
+                instructions: insns,
+                cycles,
+                host_s,
+                mips: insns as f64 / host_s / 1e6,
+                mcycles_per_s: cycles as f64 / host_s / 1e6,
+                raw_unicorn_s: raw_s,
+                ratio_to_raw: raw_s / host_s,
+                real_time_multiple: (cycles as f64 / after.hz as f64) / host_s,
+            });
+        }
+    }
+    let mut quanta = Vec::new();
+    for &q in &a.quanta_ns {
+        let (mut m, _, _) = machine()?;
+        m.set_quantum(q * 1000);
+        let t = Instant::now();
+        let exit = m.run_until(1_000_000_000_000);
+        ensure!(matches!(exit, Exit::Bkpt(CoreId::Cpu1, _)), "demo ended with {exit:?}");
+        quanta.push(QuantumRow { quantum_ns: q, host_s: t.elapsed().as_secs_f64(), simulated_us: m.now() as f64 / 1e6 });
+    }
+    if a.json {
+        println!("{}", serde_json::json!({ "workloads": rows, "quanta": quanta }));
+    } else {
+        println!("{:<5} {:<17} {:>12} {:>8} {:>9} {:>11} {:>12} {:>10}", "core", "workload", "instructions", "MIPS", "Mcyc/s", "raw ratio", "x real time", "host s");
+        for r in &rows {
+            println!(
+                "{:<5} {:<17} {:>12} {:>8.1} {:>9.1} {:>11.3} {:>12.2} {:>10.3}",
+                r.core, r.workload, r.instructions, r.mips, r.mcycles_per_s, r.ratio_to_raw, r.real_time_multiple, r.host_s
+            );
+        }
+        println!("(raw ratio = time of hook-less unicorn / time of the machine, same code, same process)");
+        println!("two-core SRAM2a demo by lock-step quantum:");
+        for q in &quanta {
+            println!("  quantum {:>7} ns: {:.4} host s for {:.1} simulated us", q.quantum_ns, q.host_s, q.simulated_us);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
