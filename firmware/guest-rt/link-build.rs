@@ -1,4 +1,5 @@
-// Put memory.x and the shared link.x on the linker's search path.
+// Build script of every guest program (package.build points here): put the program's
+// memory.x and the shared link.x on the linker's search path.
 use std::{env, fs, path::PathBuf};
 
 fn main() {
