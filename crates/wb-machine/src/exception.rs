@@ -204,8 +204,14 @@ impl Core {
 
     /// Take a synchronous exception (SVC) or escalate it to HardFault when it cannot preempt.
     pub fn take_sync(&mut self, n: u32, ret_addr: u32) -> Result<(), Lockup> {
+        self.escalate(n, true, ret_addr)
+    }
+
+    /// Take exception `n` if it is enabled and may preempt; otherwise escalate to HardFault
+    /// (HFSR.FORCED), or lock up when already at HardFault/NMI priority.
+    fn escalate(&mut self, n: u32, enabled: bool, ret_addr: u32) -> Result<(), Lockup> {
         let exec = self.execution_priority();
-        if self.state().scs.priority(n) < exec {
+        if enabled && self.state().scs.priority(n) < exec {
             return self.enter_exception(n, ret_addr);
         }
         if exec <= -1 {
@@ -232,7 +238,6 @@ impl Core {
             Fault::Unaligned => (exc::USAGEFAULT, cfsr::UNALIGNED, None),
         };
         debug!(target: "wb::exception", core = %self.id, ?fault, ret = format_args!("{ret_addr:#x}"), "fault");
-        let exec = self.execution_priority();
         let scs = &mut self.state_mut().scs;
         if scs.is_m4() {
             scs.cfsr |= bits;
@@ -240,17 +245,8 @@ impl Core {
                 scs.bfar = a;
             }
         }
-        let can_take = scs.fault_enabled(target) && scs.priority(target) < exec;
-        if can_take {
-            return self.enter_exception(target, ret_addr);
-        }
-        if exec <= -1 {
-            return Err(self.lock_up());
-        }
-        if scs.is_m4() {
-            scs.hfsr |= HFSR_FORCED;
-        }
-        self.enter_exception(exc::HARDFAULT, ret_addr)
+        let enabled = scs.fault_enabled(target);
+        self.escalate(target, enabled, ret_addr)
     }
 
     /// Return from the current exception; the PC holds the EXC_RETURN value (bit 0 cleared).
@@ -268,7 +264,8 @@ impl Core {
             if scs.is_m4() {
                 scs.cfsr |= cfsr::INVPC;
             }
-            return self.raise_usage(exc_return);
+            let enabled = self.state().scs.fault_enabled(exc::USAGEFAULT);
+            return self.escalate(exc::USAGEFAULT, enabled, exc_return);
         }
         self.state_mut().scs.set_active(returning, false);
         if returning != exc::NMI {
@@ -296,7 +293,8 @@ impl Core {
             if scs.is_m4() {
                 scs.cfsr |= cfsr::UNSTKERR;
             }
-            return self.raise_fault_at_return(exc_return);
+            let enabled = self.state().scs.fault_enabled(exc::BUSFAULT);
+            return self.escalate(exc::BUSFAULT, enabled, exc_return);
         }
         let w = |i: usize| u32::from_le_bytes(frame[i * 4..i * 4 + 4].try_into().unwrap());
         let xpsr = w(7);
@@ -343,34 +341,6 @@ impl Core {
             st.run = RunState::SleepWfi;
         }
         Ok(())
-    }
-
-    fn raise_usage(&mut self, ret: u32) -> Result<(), Lockup> {
-        let exec = self.execution_priority();
-        let scs = &self.state().scs;
-        if scs.fault_enabled(exc::USAGEFAULT) && scs.priority(exc::USAGEFAULT) < exec {
-            return self.enter_exception(exc::USAGEFAULT, ret);
-        }
-        if exec <= -1 {
-            return Err(self.lock_up());
-        }
-        let scs = &mut self.state_mut().scs;
-        if scs.is_m4() {
-            scs.hfsr |= HFSR_FORCED;
-        }
-        self.enter_exception(exc::HARDFAULT, ret)
-    }
-
-    fn raise_fault_at_return(&mut self, ret: u32) -> Result<(), Lockup> {
-        let exec = self.execution_priority();
-        if exec <= -1 {
-            return Err(self.lock_up());
-        }
-        let scs = &mut self.state_mut().scs;
-        if scs.is_m4() {
-            scs.hfsr |= HFSR_FORCED;
-        }
-        self.enter_exception(exc::HARDFAULT, ret)
     }
 
     /// Reset the core: registers, SCS, then SP and PC from the vector table at `vtor`.

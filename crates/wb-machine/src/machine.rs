@@ -291,11 +291,8 @@ impl Machine {
             } else {
                 match next_event {
                     Some(e) => e.clamp(self.now + 1, limit),
-                    None if self.cores.iter().all(|c| c.state().run != RunState::Running) => {
-                        // Nothing will ever happen again: report instead of spinning to the limit.
-                        return Exit::Halted;
-                    }
-                    None => limit,
+                    // Nothing will ever happen again: report instead of spinning to the limit.
+                    None => return Exit::Halted,
                 }
             };
             for i in 0..2 {
@@ -453,7 +450,6 @@ impl Machine {
         if sev || (after & !before != 0 && st.scs.scr & SCR_SEVONPEND != 0) {
             st.event_register = true;
         }
-        st.scs.attention = false;
         match st.run {
             RunState::SleepWfi => {
                 if core.preempting_pending(true).is_some() {

@@ -279,6 +279,16 @@ impl Scs {
         }
     }
 
+    /// Priority of exception `n` for preemption: its group priority, or the fixed negative one.
+    pub fn group_priority(&self, n: u32) -> i32 {
+        let p = self.priority(n);
+        if p < 0 {
+            p
+        } else {
+            self.group(p as u8)
+        }
+    }
+
     pub fn is_active(&self, n: u32) -> bool {
         if n < exc::IRQ0 {
             self.sys_active & (1 << n) != 0
@@ -334,7 +344,7 @@ impl Scs {
         let mut best = 256;
         for n in 1..16u32 {
             if self.sys_active & (1 << n) != 0 {
-                best = best.min(self.group(self.priority(n) as u8).min(self.priority(n)));
+                best = best.min(self.group_priority(n));
             }
         }
         let mut act = self.irq_active;
@@ -357,9 +367,7 @@ impl Scs {
         };
         for n in 2..16u32 {
             if self.sys_pending & (1 << n) != 0 {
-                let p = self.priority(n);
-                let g = if p < 0 { p } else { self.group(p as u8) };
-                consider(n, g, p);
+                consider(n, self.group_priority(n), self.priority(n));
             }
         }
         let mut pend = self.irq_pending & self.irq_enabled;
