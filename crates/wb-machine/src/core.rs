@@ -253,8 +253,9 @@ impl CoreState {
         block_cost(self.table, addr, code, |a| self.in_flash(a))
     }
 
-    /// The block hook: charge the block, or stop the engine before it runs.
-    fn on_block(&mut self, addr: u32, size: u32) -> bool {
+    /// First half of the block hook: settle the previous block's branch (its target is `addr`)
+    /// and say whether the engine must stop before this block runs.
+    fn stop_before(&mut self, addr: u32) -> bool {
         if self.prev_taken_extra != 0 && addr != self.prev_fallthrough {
             self.cycles += self.prev_taken_extra as u64;
         }
@@ -267,6 +268,11 @@ impl CoreState {
             self.stop = Some(Stop::Attention);
             return true;
         }
+        false
+    }
+
+    /// Second half: charge the block that is about to run.
+    fn charge(&mut self, addr: u32, size: u32) {
         let c = self.lookup(addr, size);
         let mut cycles = c.cycles as u64;
         if c.flash_lines > 0 {
@@ -283,11 +289,6 @@ impl CoreState {
             let mut sh = self.shared.borrow_mut();
             sh.sev_to = [true, true];
         }
-        false
-    }
-
-    pub fn set_budget(&mut self, budget: u64) {
-        self.budget = budget;
     }
 
     /// Forget cached block costs over `[start, end)` (code there changed).
@@ -422,17 +423,15 @@ impl Core {
     fn install_hooks(&mut self) -> Result<(), EngineError> {
         self.uc
             .add_block_hook(1, 0, |uc, addr, size| {
-                if uc.get_data_mut().on_block(addr as u32, size) {
-                    let _ = uc.emu_stop();
-                } else if uc.get_data().watch_masks && masks_open(uc) {
+                let mut stop = uc.get_data_mut().stop_before(addr as u32);
+                if !stop && uc.get_data().watch_masks && masks_open(uc) {
                     uc.get_data_mut().stop = Some(Stop::Attention);
-                    // The block was charged but will not run: give the cycles back.
-                    let st = uc.get_data_mut();
-                    let c = st.lookup(addr as u32, size);
-                    st.cycles -= c.cycles as u64;
-                    st.insns -= c.insns as u64;
-                    st.prev_taken_extra = 0;
+                    stop = true;
+                }
+                if stop {
                     let _ = uc.emu_stop();
+                } else {
+                    uc.get_data_mut().charge(addr as u32, size);
                 }
             })
             .map_err(uc_err("the block hook"))?;
