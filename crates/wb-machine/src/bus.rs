@@ -31,10 +31,6 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn find(&self, addr: u32) -> Option<usize> {
-        self.periphs.iter().position(|m| addr >= m.base && addr - m.base < m.size)
-    }
-
     pub fn read(&mut self, index: usize, offset: u32, access: Access) -> Result<u32, BusError> {
         self.periphs[index].dev.read(offset, access)
     }

@@ -140,10 +140,6 @@ impl Memories {
         self.slice(addr, 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
     }
 
-    pub fn read_u16(&self, addr: u32) -> Option<u16> {
-        self.slice(addr, 2).map(|b| u16::from_le_bytes(b.try_into().unwrap()))
-    }
-
     pub(crate) fn raw_ptr(&mut self, region: Region) -> *mut u8 {
         self.region_mut(region).as_mut_ptr()
     }

@@ -380,11 +380,6 @@ impl Scs {
         best.map(|(n, g, _)| (n, g))
     }
 
-    /// Any interrupt pending (enabled or not), for SEVONPEND and WFE.
-    pub fn any_pending(&self) -> bool {
-        self.irq_pending != 0 || self.sys_pending != 0
-    }
-
     // ---- guest register interface ----
 
     fn cpuid(&self) -> u32 {
