@@ -12,7 +12,10 @@ const IMAGES: &[(&str, &str)] = &[
 
 fn main() {
     let here = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let fw = here.join("../../firmware").canonicalize().expect("firmware/ next to crates/");
+    let fw = here
+        .join("../../firmware")
+        .canonicalize()
+        .expect("firmware/ next to crates/");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let target_dir = fw.join("target");
     for watched in ["Cargo.toml", "Cargo.lock", "guest-rt", "tests"] {
@@ -30,12 +33,35 @@ fn build(fw: &Path, target_dir: &Path, package: &str, target: &str) {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(fw)
-        .args(["build", "--release", "--locked", "-p", package, "--target", target, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            package,
+            "--target",
+            target,
+            "--target-dir",
+        ])
         .arg(target_dir);
     // The outer build's flags are for the host, not for the thumb targets.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "RUSTC_WRAPPER", "CARGO_BUILD_TARGET"] {
+    // Nor does a lint driver (cargo clippy) wrapping the outer rustc apply to them.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CARGO_BUILD_TARGET",
+    ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo for {package}: {e}"));
-    assert!(status.success(), "building guest firmware {package} for {target} failed");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo for {package}: {e}"));
+    assert!(
+        status.success(),
+        "building guest firmware {package} for {target} failed"
+    );
 }

@@ -23,12 +23,20 @@ impl Bench {
     /// Build with `cores` released (the others are held) and run each to `app_main`.
     pub fn new(config: Config, cores: &[CoreId]) -> Bench {
         let mut m = Machine::new(config).expect("machine");
-        let cpu1 = m.load_elf_bytes("cpu1-tests", CPU1_TESTS).expect("cpu1 image");
-        let cpu2 = m.load_elf_bytes("cpu2-tests", CPU2_TESTS).expect("cpu2 image");
+        let cpu1 = m
+            .load_elf_bytes("cpu1-tests", CPU1_TESTS)
+            .expect("cpu1 image");
+        let cpu2 = m
+            .load_elf_bytes("cpu2-tests", CPU2_TESTS)
+            .expect("cpu2 image");
         m.attach(
             TEST_PERIPH,
             Box::new(TestTimer::default()),
-            &[wb_machine::IrqRoute { line: 0, cpu1: Some(TEST_IRQ), cpu2: Some(TEST_IRQ) }],
+            &[wb_machine::IrqRoute {
+                line: 0,
+                cpu1: Some(TEST_IRQ),
+                cpu2: Some(TEST_IRQ),
+            }],
         )
         .expect("test peripheral");
         m.set_boot(CPU1_TESTS_VECTORS, Some(CPU2_TESTS_VECTORS));
@@ -58,7 +66,10 @@ impl Bench {
 
     /// Address of a symbol of the core's program (Thumb bit cleared).
     pub fn sym(&self, id: CoreId, name: &str) -> u32 {
-        self.image(id).symbol(name).unwrap_or_else(|| panic!("{id} program has no symbol {name}")) & !1
+        self.image(id)
+            .symbol(name)
+            .unwrap_or_else(|| panic!("{id} program has no symbol {name}"))
+            & !1
     }
 
     /// Call `func(args)` on core `id` and run until it returns. Returns (r0, cycles taken).
@@ -70,10 +81,21 @@ impl Bench {
     }
 
     /// Like [`Bench::call`] but returns how the run ended.
-    pub fn call_exit(&mut self, id: CoreId, func: &str, args: &[u32], limit: Picos) -> (u32, u64, Exit) {
+    pub fn call_exit(
+        &mut self,
+        id: CoreId,
+        func: &str,
+        args: &[u32],
+        limit: Picos,
+    ) -> (u32, u64, Exit) {
         let f = self.sym(id, func);
         let done = self.sym(id, "call_done");
-        let regs = [RegisterARM::R0, RegisterARM::R1, RegisterARM::R2, RegisterARM::R3];
+        let regs = [
+            RegisterARM::R0,
+            RegisterARM::R1,
+            RegisterARM::R2,
+            RegisterARM::R3,
+        ];
         {
             let c = self.m.core_mut(id);
             for (r, v) in regs.iter().zip(args) {
@@ -94,7 +116,9 @@ impl Bench {
     pub fn log(&self, id: CoreId) -> Vec<u32> {
         let at = self.sym(id, "LOG");
         let len = self.m.read_u32(at).unwrap() as usize;
-        (0..len.min(31)).map(|i| self.m.read_u32(at + 4 + 4 * i as u32).unwrap()).collect()
+        (0..len.min(31))
+            .map(|i| self.m.read_u32(at + 4 + 4 * i as u32).unwrap())
+            .collect()
     }
 
     pub fn is_running(&self, id: CoreId) -> bool {

@@ -88,7 +88,10 @@ fn a_forbidden_load_is_a_hardfault_with_status() {
     b.call(CoreId::Cpu1, "scen_fault", &[0]);
     let insn = b.sym(CoreId::Cpu1, "fault_insn");
     // CFSR: PRECISERR | BFARVALID; HFSR: FORCED; BFAR: the address; stacked PC: the load.
-    assert_eq!(b.log(CoreId::Cpu1), vec![(1 << 9) | (1 << 15), 1 << 30, 0x3000_0000, insn, 2]);
+    assert_eq!(
+        b.log(CoreId::Cpu1),
+        vec![(1 << 9) | (1 << 15), 1 << 30, 0x3000_0000, insn, 2]
+    );
 
     let mut b = bench(CoreId::Cpu2);
     b.call(CoreId::Cpu2, "scen_fault", &[0]);

@@ -9,7 +9,11 @@ fn err(bytes: &[u8]) -> String {
     let before = m.peek(0x0800_0000, 64).unwrap().to_vec();
     let e = m.load_elf_bytes("bad.elf", bytes).unwrap_err();
     assert!(matches!(e, MachineError::Load(_)));
-    assert_eq!(m.peek(0x0800_0000, 64).unwrap(), &before[..], "nothing written");
+    assert_eq!(
+        m.peek(0x0800_0000, 64).unwrap(),
+        &before[..],
+        "nothing written"
+    );
     e.to_string()
 }
 
@@ -19,7 +23,10 @@ fn boots_sp_and_pc_from_the_vector_table() {
     m.load_elf_bytes("cpu1", CPU1_TESTS).unwrap();
     m.reset(wb_periph::ResetKind::PowerOn);
     let c = m.core(wb_machine::CoreId::Cpu1);
-    assert_eq!(c.reg(wb_machine::RegisterARM::SP), m.read_u32(0x0800_0000).unwrap());
+    assert_eq!(
+        c.reg(wb_machine::RegisterARM::SP),
+        m.read_u32(0x0800_0000).unwrap()
+    );
     assert_eq!(c.pc() | 1, m.read_u32(0x0800_0004).unwrap());
 }
 
@@ -31,7 +38,11 @@ fn rejects_garbage_truncation_and_foreign_machines() {
     assert!(e.contains("bad.elf"), "{e}");
     let mut x86 = CPU1_TESTS.to_vec();
     x86[18] = 62; // EM_X86_64
-    assert!(err(&x86).contains("expected a 32-bit little-endian ARM"), "{}", err(&x86));
+    assert!(
+        err(&x86).contains("expected a 32-bit little-endian ARM"),
+        "{}",
+        err(&x86)
+    );
 }
 
 #[test]

@@ -5,7 +5,11 @@ mod cmd;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "wbemu", version, about = "Cycle-level emulator of the dual-core STM32WB55")]
+#[command(
+    name = "wbemu",
+    version,
+    about = "Cycle-level emulator of the dual-core STM32WB55"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -35,7 +35,13 @@ impl Shared {
         self.periphs[index].dev.read(offset, access)
     }
 
-    pub fn write(&mut self, index: usize, offset: u32, value: u32, access: Access) -> Result<(), BusError> {
+    pub fn write(
+        &mut self,
+        index: usize,
+        offset: u32,
+        value: u32,
+        access: Access,
+    ) -> Result<(), BusError> {
         self.periphs[index].dev.write(offset, value, access)
     }
 

@@ -46,12 +46,26 @@ pub struct CycleDomain {
     pub hz: u64,
     base_ps: Picos,
     base_cycles: u64,
+    /// The cycle period when it is a whole number of picoseconds (every clock the chip makes
+    /// from its 32 MHz / 16 MHz / MSI sources), else 0: integer arithmetic instead of 128-bit
+    /// division on the scheduler's path.
+    period_ps: u64,
 }
 
 impl CycleDomain {
     pub fn new(hz: u64, now: Picos, cycles: u64) -> CycleDomain {
         assert!(hz > 0, "a core clock of 0 Hz");
-        CycleDomain { hz, base_ps: now, base_cycles: cycles }
+        let period_ps = if PS_PER_S.is_multiple_of(hz as u128) {
+            (PS_PER_S / hz as u128) as u64
+        } else {
+            0
+        };
+        CycleDomain {
+            hz,
+            base_ps: now,
+            base_cycles: cycles,
+            period_ps,
+        }
     }
 
     /// Change frequency at cycle `cycles` (which maps to the current time).
@@ -62,15 +76,24 @@ impl CycleDomain {
 
     /// The time at which cycle `cycles` starts.
     pub fn time_of(&self, cycles: u64) -> Picos {
-        let d = cycles.saturating_sub(self.base_cycles) as u128;
-        self.base_ps + (d * PS_PER_S / self.hz as u128) as Picos
+        let d = cycles.saturating_sub(self.base_cycles);
+        if let Some(ps) = d
+            .checked_mul(self.period_ps)
+            .filter(|_| self.period_ps != 0)
+        {
+            return self.base_ps.saturating_add(ps);
+        }
+        self.base_ps + (d as u128 * PS_PER_S / self.hz as u128) as Picos
     }
 
     /// The number of whole cycles elapsed at time `t` (rounded up: the first cycle starting at
     /// or after `t`).
     pub fn cycles_at(&self, t: Picos) -> u64 {
-        let d = t.saturating_sub(self.base_ps) as u128;
-        self.base_cycles + (d * self.hz as u128).div_ceil(PS_PER_S) as u64
+        let d = t.saturating_sub(self.base_ps);
+        if self.period_ps != 0 {
+            return self.base_cycles + d.div_ceil(self.period_ps);
+        }
+        self.base_cycles + (d as u128 * self.hz as u128).div_ceil(PS_PER_S) as u64
     }
 }
 
@@ -85,6 +108,21 @@ mod tests {
         assert_eq!(d.time_of(48_000_000_000), 1_000 * 1_000_000_000_000);
         for c in [0u64, 1, 2, 3, 47, 1_000_001] {
             assert_eq!(d.cycles_at(d.time_of(c)), c);
+        }
+    }
+
+    #[test]
+    fn whole_periods_agree_with_the_general_formula() {
+        for hz in [64_000_000u64, 32_000_000, 4_000_000, 100_000_000] {
+            let d = CycleDomain::new(hz, 1_000, 7);
+            for c in [7u64, 8, 1_000, 123_456_789] {
+                let exact = 1_000 + ((c - 7) as u128 * PS_PER_S / hz as u128) as Picos;
+                assert_eq!(d.time_of(c), exact, "{hz} Hz, cycle {c}");
+            }
+            for t in [1_000u64, 1_001, 15_625, 999_999_999] {
+                let exact = 7 + ((t - 1_000) as u128 * hz as u128).div_ceil(PS_PER_S) as u64;
+                assert_eq!(d.cycles_at(t), exact, "{hz} Hz, t {t}");
+            }
         }
     }
 

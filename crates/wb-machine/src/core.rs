@@ -6,11 +6,15 @@
 //! paths, which only run when something goes wrong.
 
 use std::cell::RefCell;
+use std::ffi::c_void;
 use std::rc::Rc;
 
 use tracing::{trace, warn};
 use unicorn_engine::unicorn_const::{Arch, HookType, MemType, Mode, Prot, TlbType};
-use unicorn_engine::{RegisterARM, TlbEntry, Unicorn};
+use unicorn_engine::{
+    uc_emu_stop, uc_engine, uc_error, uc_hook, uc_hook_add, uc_reg_read, RegisterARM, TlbEntry,
+    Unicorn,
+};
 use wb_periph::{Access, CoreId, Width};
 
 use crate::bus::Shared;
@@ -53,13 +57,21 @@ pub enum Stop {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Instruction fetch from nothing (or a forbidden region).
-    Fetch { addr: u32 },
+    Fetch {
+        addr: u32,
+    },
     /// A load from nothing (precise).
-    Read { addr: u32 },
+    Read {
+        addr: u32,
+    },
     /// A store to nothing or to read-only memory (imprecise, via the write buffer).
-    Write { addr: u32 },
+    Write {
+        addr: u32,
+    },
     /// A peripheral model refused the access (reported after the block: imprecise).
-    Peripheral { addr: u32 },
+    Peripheral {
+        addr: u32,
+    },
     Undefined,
     InvalidState,
     NoCoprocessor,
@@ -80,36 +92,79 @@ pub enum RunState {
     Lockup,
 }
 
-const SRAM_BASE: u32 = memory::SRAM.base;
 /// Longest translated block: 512 instructions of at most 4 bytes.
 const MAX_BLOCK_BYTES: u32 = 2048;
 
-/// Per-address block-cost cache for the regions code runs from.
+/// A block's cost as the block hook charges it, with the current flash wait states folded in.
+/// Eight bytes, so the per-address caches stay small and cheap to clear.
+///
+/// The narrow fields cannot overflow: a block has at most 512 instructions in 2 KiB, and even
+/// 512 fourteen-cycle VSQRTs with 15 wait states on every line and literal stay below 2^16.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Charge {
+    /// Block size in bytes; 0 marks an empty slot.
+    size: u16,
+    insns: u16,
+    /// Cycles with the final conditional branch (if any) not taken.
+    cycles: u16,
+    /// Extra cycles when the final conditional branch is taken.
+    taken_extra: u8,
+    /// `BlockEnd` in bits 0..3; bit 7: the block executes SEV.
+    flags: u8,
+}
+
+impl Charge {
+    const SEV: u8 = 0x80;
+
+    fn new(c: &BlockCost, waits: FlashWaits) -> Charge {
+        let mut cycles = c.cycles;
+        if c.flash_lines > 0 {
+            cycles += waits.first_line + (c.flash_lines - 1) * waits.next_line;
+        }
+        cycles += c.flash_literals * waits.literal;
+        let end = c.end as u8;
+        Charge {
+            size: c.size as u16,
+            insns: c.insns as u16,
+            cycles: cycles as u16,
+            taken_extra: c.taken_extra as u8,
+            flags: if c.sevs > 0 { end | Charge::SEV } else { end },
+        }
+    }
+
+    fn end(self) -> BlockEnd {
+        BlockEnd::from_bits(self.flags & 0x7)
+    }
+}
+
+/// Per-address cache of block charges for the regions code runs from, indexed by physical
+/// halfword address.
 #[derive(Clone, Debug)]
 struct CostCache {
-    flash: Vec<BlockCost>,
-    sram: Vec<BlockCost>,
+    flash: Vec<Charge>,
+    sram: Vec<Charge>,
     /// Code-byte hash of each SRAM block: SRAM code can change under the cache.
-    sram_check: Vec<u64>,
-    sysmem: Vec<BlockCost>,
+    sram_check: Vec<u32>,
+    sysmem: Vec<Charge>,
 }
 
 impl CostCache {
     fn new() -> CostCache {
         CostCache {
-            flash: vec![BlockCost::default(); (memory::FLASH.size / 2) as usize],
-            sram: vec![BlockCost::default(); (memory::SRAM.size / 2) as usize],
+            flash: vec![Charge::default(); (memory::FLASH.size / 2) as usize],
+            sram: vec![Charge::default(); (memory::SRAM.size / 2) as usize],
             sram_check: vec![0; (memory::SRAM.size / 2) as usize],
-            sysmem: vec![BlockCost::default(); (memory::SYSTEM_MEMORY.size / 2) as usize],
+            sysmem: vec![Charge::default(); (memory::SYSTEM_MEMORY.size / 2) as usize],
         }
     }
 
     fn clear(&mut self) {
-        self.flash.fill(BlockCost::default());
-        self.sram.fill(BlockCost::default());
-        self.sysmem.fill(BlockCost::default());
+        self.flash.fill(Charge::default());
+        self.sram.fill(Charge::default());
+        self.sysmem.fill(Charge::default());
     }
 
+    /// Forget every block that may overlap the physical range `[start, end)`.
     fn clear_range(&mut self, start: u32, end: u32) {
         for (region, cache) in [
             (memory::FLASH, &mut self.flash),
@@ -121,7 +176,7 @@ impl CostCache {
             if lo < hi {
                 let a = ((lo - region.base) / 2) as usize;
                 let b = ((hi - region.base).div_ceil(2)) as usize;
-                cache[a..b].fill(BlockCost::default());
+                cache[a..b].fill(Charge::default());
             }
         }
     }
@@ -151,7 +206,12 @@ impl BootAlias {
         match self {
             BootAlias::Flash => memory::FLASH,
             BootAlias::SystemMemory => memory::SYSTEM_MEMORY,
-            BootAlias::Sram1 => Region { name: "sram1", base: memory::SRAM1_BASE, size: memory::SRAM1_SIZE, persistent: false },
+            BootAlias::Sram1 => Region {
+                name: "sram1",
+                base: memory::SRAM1_BASE,
+                size: memory::SRAM1_SIZE,
+                persistent: false,
+            },
         }
     }
 }
@@ -170,18 +230,26 @@ pub struct CoreState {
     pub domain: CycleDomain,
     pub run: RunState,
     pub event_register: bool,
-    pub waits: FlashWaits,
+    waits: FlashWaits,
     pub boot_alias: BootAlias,
+    /// `boot_alias.region()`, kept at hand for the block hook (set when the alias is mapped).
+    alias: Region,
     /// Translated-block count (for statistics).
     pub blocks: u64,
+    /// End of the current slice, in core cycles.
     budget: u64,
+    /// The block hook leaves its fast path once `cycles >= deadline`: the budget, or 0 while
+    /// something must be looked at before every block (see `must_stop`).
+    deadline: u64,
     /// A masked exception is pending: re-check the masks at each block.
     pub(crate) watch_masks: bool,
     stop: Option<Stop>,
     fault_addr: Option<(MemType, u32)>,
-    prev_fallthrough: u32,
-    prev_taken_extra: u32,
-    last_block: (u32, u32, BlockEnd),
+    /// Fall-through address of the block that ran last, and the cycles to add when the next
+    /// block is not there (its final conditional branch was taken).
+    fallthrough: u32,
+    taken_extra: u32,
+    last_block: (u32, Charge),
     cache: CostCache,
     shared: Rc<RefCell<Shared>>,
     /// Raw views of the code memories for decoding inside the block hook. They point into the
@@ -195,13 +263,33 @@ impl CoreState {
         self.domain.time_of(self.cycles)
     }
 
+    pub fn flash_waits(&self) -> FlashWaits {
+        self.waits
+    }
+
+    /// Change the flash wait states; cached block costs include them, so they are recomputed.
+    pub fn set_flash_waits(&mut self, waits: FlashWaits) {
+        if waits != self.waits {
+            self.waits = waits;
+            self.cache.clear();
+        }
+    }
+
+    /// Ask the block hook to stop before the next block so the machine can look.
+    pub(crate) fn request_attention(&mut self) {
+        self.scs.attention = true;
+        self.deadline = 0;
+    }
+
     fn code_bytes(&self, addr: u32, len: u32) -> Option<&[u8]> {
         let addr = self.physical(addr);
         for (r, p) in &self.code {
             if r.contains(addr) && addr + len <= r.end() {
                 // SAFETY: `p` points to the start of region `r`'s buffer, which lives as long as
                 // the machine (see the field doc), and the range was checked against its size.
-                return Some(unsafe { std::slice::from_raw_parts(p.add((addr - r.base) as usize), len as usize) });
+                return Some(unsafe {
+                    std::slice::from_raw_parts(p.add((addr - r.base) as usize), len as usize)
+                });
             }
         }
         None
@@ -209,9 +297,8 @@ impl CoreState {
 
     /// Undo the boot alias at 0x0000_0000.
     fn physical(&self, addr: u32) -> u32 {
-        let alias = self.boot_alias.region();
-        if addr < alias.size {
-            alias.base + addr
+        if addr < self.alias.size {
+            self.alias.base + addr
         } else {
             addr
         }
@@ -221,90 +308,138 @@ impl CoreState {
         memory::FLASH.contains(self.physical(addr))
     }
 
-    fn lookup(&mut self, addr: u32, size: u32) -> BlockCost {
+    /// The charge of the block at `addr`: from the cache when it holds a block of this size
+    /// (and, in SRAM, of the same code bytes), else decoded and cached.
+    #[inline]
+    fn charge_of(&mut self, addr: u32, size: u32) -> Charge {
         let phys = self.physical(addr);
-        let (slot, check) = if memory::FLASH.contains(phys) {
-            (&mut self.cache.flash[((phys - memory::FLASH.base) / 2) as usize] as *mut BlockCost, None)
-        } else if memory::SRAM.contains(phys) {
-            let i = ((phys - SRAM_BASE) / 2) as usize;
-            let h = self.code_bytes(addr, size).map(hash_code).unwrap_or(0);
-            (&mut self.cache.sram[i] as *mut BlockCost, Some((i, h)))
-        } else if memory::SYSTEM_MEMORY.contains(phys) {
-            (&mut self.cache.sysmem[((phys - memory::SYSTEM_MEMORY.base) / 2) as usize] as *mut BlockCost, None)
-        } else {
-            return self.compute(addr, size);
-        };
-        // SAFETY: `slot` points into one of our cache vectors, which `compute` does not touch.
-        let cached = unsafe { *slot };
-        let fresh = cached.size == size && check.is_none_or(|(i, h)| self.cache.sram_check[i] == h);
-        if fresh {
-            return cached;
+        let flash = phys.wrapping_sub(memory::FLASH.base);
+        if flash < memory::FLASH.size {
+            let i = (flash / 2) as usize;
+            let c = self.cache.flash[i];
+            if c.size as u32 == size {
+                return c;
+            }
+            let c = self.decode(addr, size);
+            self.cache.flash[i] = c;
+            return c;
         }
-        let cost = self.compute(addr, size);
-        unsafe { *slot = cost };
-        if let Some((i, h)) = check {
+        let sram = phys.wrapping_sub(memory::SRAM.base);
+        if sram < memory::SRAM.size {
+            let i = (sram / 2) as usize;
+            let h = self.code_bytes(addr, size).map_or(0, hash_code);
+            let c = self.cache.sram[i];
+            if c.size as u32 == size && self.cache.sram_check[i] == h {
+                return c;
+            }
+            let c = self.decode(addr, size);
+            self.cache.sram[i] = c;
             self.cache.sram_check[i] = h;
+            return c;
         }
-        cost
+        let sys = phys.wrapping_sub(memory::SYSTEM_MEMORY.base);
+        if sys < memory::SYSTEM_MEMORY.size {
+            let i = (sys / 2) as usize;
+            let c = self.cache.sysmem[i];
+            if c.size as u32 == size {
+                return c;
+            }
+            let c = self.decode(addr, size);
+            self.cache.sysmem[i] = c;
+            return c;
+        }
+        self.decode(addr, size)
     }
 
-    fn compute(&self, addr: u32, size: u32) -> BlockCost {
+    #[cold]
+    fn decode(&self, addr: u32, size: u32) -> Charge {
         let code = self.code_bytes(addr, size).unwrap_or(&[]);
-        block_cost(self.table, addr, code, |a| self.in_flash(a))
+        Charge::new(
+            &block_cost(self.table, addr, code, |a| self.in_flash(a)),
+            self.waits,
+        )
     }
 
-    /// First half of the block hook: settle the previous block's branch (its target is `addr`)
-    /// and say whether the engine must stop before this block runs.
-    fn stop_before(&mut self, addr: u32) -> bool {
-        if self.prev_taken_extra != 0 && addr != self.prev_fallthrough {
-            self.cycles += self.prev_taken_extra as u64;
-        }
-        self.prev_taken_extra = 0;
-        if self.cycles >= self.budget {
-            self.stop = Some(Stop::Budget);
-            return true;
-        }
-        if self.scs.attention || self.scs.reset_request {
-            self.stop = Some(Stop::Attention);
-            return true;
-        }
-        false
+    /// The block hook's slow path, taken once `cycles >= deadline`: whether the engine must
+    /// stop before the next block, and why.
+    #[cold]
+    fn must_stop(&mut self, uc: *mut uc_engine) -> bool {
+        let stop = if self.cycles >= self.budget {
+            Some(Stop::Budget)
+        } else if self.scs.attention
+            || self.scs.reset_request
+            || (self.watch_masks && masks_open(&self.scs, uc))
+        {
+            Some(Stop::Attention)
+        } else {
+            None
+        };
+        self.stop = stop;
+        stop.is_some()
     }
 
-    /// Second half: charge the block that is about to run.
-    fn charge(&mut self, addr: u32, size: u32) {
-        let c = self.lookup(addr, size);
-        let mut cycles = c.cycles as u64;
-        if c.flash_lines > 0 {
-            cycles += (self.waits.first_line + (c.flash_lines - 1) * self.waits.next_line) as u64;
+    /// The block hook: settle the previous block's final branch (its target is `addr`), stop
+    /// if the slice is over or the machine must look, else charge the block about to run.
+    #[inline(always)]
+    fn on_block(&mut self, uc: *mut uc_engine, addr: u32, size: u32) -> bool {
+        // One load and one store of `cycles` per block: split read-modify-writes of it stall
+        // the store buffer on this path.
+        let mut cycles = self.cycles;
+        if addr != self.fallthrough {
+            cycles += self.taken_extra as u64;
         }
-        cycles += (c.flash_literals * self.waits.literal) as u64;
-        self.cycles += cycles;
+        if cycles >= self.deadline {
+            self.cycles = cycles;
+            self.taken_extra = 0;
+            if self.must_stop(uc) {
+                return false;
+            }
+        }
+        let c = self.charge_of(addr, size);
+        self.cycles = cycles + c.cycles as u64;
         self.insns += c.insns as u64;
         self.blocks += 1;
-        self.prev_fallthrough = addr + size;
-        self.prev_taken_extra = c.taken_extra;
-        self.last_block = (addr, size, c.end);
-        if c.sevs > 0 {
-            let mut sh = self.shared.borrow_mut();
-            sh.sev_to = [true, true];
+        self.fallthrough = addr + size;
+        self.taken_extra = c.taken_extra as u32;
+        self.last_block = (addr, c);
+        if c.flags & Charge::SEV != 0 {
+            // The other core may be waiting for this event: let the machine look after the block.
+            self.shared.borrow_mut().sev_to = [true, true];
+            self.request_attention();
         }
+        true
     }
 
     /// Forget cached block costs over `[start, end)` (code there changed).
     pub fn invalidate(&mut self, start: u32, end: u32) {
-        self.cache.clear_range(start, end);
         let alias = self.boot_alias.region();
-        if start < alias.end() && end > alias.base {
-            // The same bytes are also visible through the alias at 0.
-            self.cache.clear_range(start.saturating_sub(alias.base), end - alias.base);
+        if start < alias.size {
+            // An address in the boot alias: the cache is indexed by the aliased memory.
+            self.cache
+                .clear_range(alias.base + start, alias.base + end.min(alias.size));
         }
+        self.cache.clear_range(start, end);
     }
 }
 
-fn hash_code(bytes: &[u8]) -> u64 {
+fn hash_code(bytes: &[u8]) -> u32 {
     // FNV-1a: tiny, and only used for SRAM blocks.
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ *b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The block hook as unicorn calls it: straight into `CoreState`, with no closure trampoline
+/// (this runs once per executed block, the hottest path of the emulator).
+unsafe extern "C" fn block_hook(uc: *mut uc_engine, addr: u64, size: u32, user: *mut c_void) {
+    // SAFETY: `user` is the engine's own `CoreState` (installed in `install_hooks`), which lives
+    // in the engine's heap cell for the engine's lifetime; hooks never run concurrently and no
+    // other reference to the state is live while the engine executes guest code.
+    let st = unsafe { &mut *(user as *mut CoreState) };
+    if !st.on_block(uc, addr as u32, size) {
+        // SAFETY: `uc` is the live engine calling us.
+        unsafe { uc_emu_stop(uc) };
+    }
 }
 
 /// The engine type of a core.
@@ -321,7 +456,10 @@ pub struct Core {
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").field("id", &self.id).field("pc", &self.pc()).finish()
+        f.debug_struct("Core")
+            .field("id", &self.id)
+            .field("pc", &self.pc())
+            .finish()
     }
 }
 
@@ -330,10 +468,15 @@ impl std::fmt::Debug for Core {
 pub enum EngineError {
     /// unicorn refused {what}: {err:?}
     #[error("unicorn refused {what}: {err:?}")]
-    Unicorn { what: String, err: unicorn_engine::unicorn_const::uc_error },
+    Unicorn {
+        what: String,
+        err: unicorn_engine::unicorn_const::uc_error,
+    },
 }
 
-pub(crate) fn uc_err(what: impl Into<String>) -> impl FnOnce(unicorn_engine::unicorn_const::uc_error) -> EngineError {
+pub(crate) fn uc_err(
+    what: impl Into<String>,
+) -> impl FnOnce(unicorn_engine::unicorn_const::uc_error) -> EngineError {
     let what = what.into();
     move |err| EngineError::Unicorn { what, err }
 }
@@ -350,7 +493,8 @@ impl Core {
             CoreId::Cpu1 => (CoreKind::M4, unicorn_engine::ArmCpuModel::CORTEX_M4, 63),
             CoreId::Cpu2 => (CoreKind::M0Plus, unicorn_engine::ArmCpuModel::CORTEX_M0, 32),
         };
-        let code = [memory::FLASH, memory::SRAM, memory::SYSTEM_MEMORY].map(|r| (r, mem.raw_ptr(r) as *const u8));
+        let code = [memory::FLASH, memory::SRAM, memory::SYSTEM_MEMORY]
+            .map(|r| (r, mem.raw_ptr(r) as *const u8));
         let state = CoreState {
             id,
             table: CycleTable::for_kind(kind),
@@ -363,14 +507,16 @@ impl Core {
             event_register: false,
             waits: FlashWaits::default(),
             boot_alias,
+            alias: boot_alias.region(),
             blocks: 0,
             budget: 0,
+            deadline: 0,
             watch_masks: false,
             stop: None,
             fault_addr: None,
-            prev_fallthrough: 0,
-            prev_taken_extra: 0,
-            last_block: (0, 0, BlockEnd::Plain),
+            fallthrough: 0,
+            taken_extra: 0,
+            last_block: (0, Charge::default()),
             cache: CostCache::new(),
             shared,
             code,
@@ -378,10 +524,17 @@ impl Core {
         // Never Mode::MCLASS: it silently selects a Cortex-M33.
         let mut uc = Unicorn::new_with_data(Arch::ARM, Mode::THUMB | Mode::LITTLE_ENDIAN, state)
             .map_err(uc_err("to open an ARM engine"))?;
-        uc.ctl_set_cpu_model(model as i32).map_err(uc_err("the cpu model"))?;
-        uc.ctl_set_tlb_type(TlbType::VIRTUAL).map_err(uc_err("the virtual TLB"))?;
+        uc.ctl_set_cpu_model(model as i32)
+            .map_err(uc_err("the cpu model"))?;
+        uc.ctl_set_tlb_type(TlbType::VIRTUAL)
+            .map_err(uc_err("the virtual TLB"))?;
         uc.ctl_exits_enable().map_err(uc_err("exits"))?;
-        let mut core = Core { id, kind, uc, breakpoints: Vec::new() };
+        let mut core = Core {
+            id,
+            kind,
+            uc,
+            breakpoints: Vec::new(),
+        };
         core.map_memories(mem)?;
         core.install_hooks()?;
         Ok(core)
@@ -399,8 +552,11 @@ impl Core {
             let ptr = mem.raw_ptr(region);
             // SAFETY: the buffer is `region.size` bytes, owned by the machine, never moved or
             // resized, and outlives this engine (the machine drops its cores first).
-            unsafe { self.uc.mem_map_ptr(region.base as u64, region.size as u64, perms, ptr.cast()) }
-                .map_err(uc_err(format!("to map {}", region.name)))?;
+            unsafe {
+                self.uc
+                    .mem_map_ptr(region.base as u64, region.size as u64, perms, ptr.cast())
+            }
+            .map_err(uc_err(format!("to map {}", region.name)))?;
         }
         self.map_boot_alias(mem)
     }
@@ -413,28 +569,36 @@ impl Core {
         let (buf_region, offset) = Memories::locate(alias.base).expect("alias target is mapped");
         let ptr = unsafe { mem.raw_ptr(buf_region).add(offset) };
         // SAFETY: as in `map_memories`; the alias covers `alias.size` bytes inside the buffer.
-        unsafe { self.uc.mem_map_ptr(0, alias.size as u64, Prot::READ | Prot::EXEC, ptr.cast()) }
-            .map_err(uc_err("to map the boot alias"))?;
-        self.uc.get_data_mut().cache.clear();
+        unsafe {
+            self.uc
+                .mem_map_ptr(0, alias.size as u64, Prot::READ | Prot::EXEC, ptr.cast())
+        }
+        .map_err(uc_err("to map the boot alias"))?;
+        self.uc.get_data_mut().alias = alias;
         let _ = self.uc.ctl_remove_cache(0, alias.size as u64);
         Ok(())
     }
 
     fn install_hooks(&mut self) -> Result<(), EngineError> {
-        self.uc
-            .add_block_hook(1, 0, |uc, addr, size| {
-                let mut stop = uc.get_data_mut().stop_before(addr as u32);
-                if !stop && uc.get_data().watch_masks && masks_open(uc) {
-                    uc.get_data_mut().stop = Some(Stop::Attention);
-                    stop = true;
-                }
-                if stop {
-                    let _ = uc.emu_stop();
-                } else {
-                    uc.get_data_mut().charge(addr as u32, size);
-                }
-            })
-            .map_err(uc_err("the block hook"))?;
+        let mut handle: uc_hook = 0;
+        let user = (self.uc.get_data_mut() as *mut CoreState).cast::<c_void>();
+        let callback = block_hook as unsafe extern "C" fn(*mut uc_engine, u64, u32, *mut c_void);
+        // SAFETY: `user` is this engine's user data, which outlives its hooks (both are dropped
+        // with the engine), and `callback` has the signature unicorn expects of a block hook.
+        let err = unsafe {
+            uc_hook_add(
+                self.uc.get_handle(),
+                &mut handle,
+                HookType::BLOCK.0 as i32,
+                callback as *mut c_void,
+                user,
+                1u64,
+                0u64,
+            )
+        };
+        if err != uc_error::OK {
+            return Err(uc_err("the block hook")(err));
+        }
         self.uc
             .add_intr_hook(|uc, intno| {
                 let stop = match intno {
@@ -472,7 +636,12 @@ impl Core {
             .map_err(uc_err("the fault hook"))?;
         // Identity translation; the per-core view (secure areas) decides permissions here.
         self.uc
-            .add_tlb_hook(1, 0, |_uc, addr, _ty| Some(TlbEntry { paddr: addr, perms: Prot::ALL }))
+            .add_tlb_hook(1, 0, |_uc, addr, _ty| {
+                Some(TlbEntry {
+                    paddr: addr,
+                    perms: Prot::ALL,
+                })
+            })
             .map_err(uc_err("the TLB hook"))?;
         self.map_scs()?;
         Ok(())
@@ -480,31 +649,51 @@ impl Core {
 
     fn map_scs(&mut self) -> Result<(), EngineError> {
         // SCS (NVIC, SCB, SysTick) at 0xE000_E000 and the DWT at 0xE000_1000, both per core.
-        for (base, shift) in [(0xE000_E000u64, 0u32), (0xE000_1000u64, crate::scs::reg::DWT_CTRL)] {
+        for (base, shift) in [
+            (0xE000_E000u64, 0u32),
+            (0xE000_1000u64, crate::scs::reg::DWT_CTRL),
+        ] {
             self.uc
                 .mmio_map(
                     base,
                     0x1000,
-                    Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
-                        let st = uc.get_data_mut();
-                        let cycles = st.cycles;
-                        match st.scs.read(off as u32 + shift, size as u32, cycles) {
-                            Some(v) => v as u64,
-                            None => {
-                                st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base as u32 + off as u32 }));
-                                let _ = uc.emu_stop();
-                                0
+                    Some(
+                        move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
+                            let st = uc.get_data_mut();
+                            let cycles = st.cycles;
+                            match st.scs.read(off as u32 + shift, size as u32, cycles) {
+                                Some(v) => v as u64,
+                                None => {
+                                    st.stop = Some(Stop::Fault(Fault::Peripheral {
+                                        addr: base as u32 + off as u32,
+                                    }));
+                                    let _ = uc.emu_stop();
+                                    0
+                                }
                             }
-                        }
-                    }),
-                    Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
-                        let st = uc.get_data_mut();
-                        let cycles = st.cycles;
-                        if !st.scs.write(off as u32 + shift, size as u32, value as u32, cycles) {
-                            st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base as u32 + off as u32 }));
-                            let _ = uc.emu_stop();
-                        }
-                    }),
+                        },
+                    ),
+                    Some(
+                        move |uc: &mut Unicorn<'_, CoreState>,
+                              off: u64,
+                              size: usize,
+                              value: u64| {
+                            let st = uc.get_data_mut();
+                            let cycles = st.cycles;
+                            let ok =
+                                st.scs
+                                    .write(off as u32 + shift, size as u32, value as u32, cycles);
+                            if st.scs.attention || st.scs.reset_request {
+                                st.deadline = 0;
+                            }
+                            if !ok {
+                                st.stop = Some(Stop::Fault(Fault::Peripheral {
+                                    addr: base as u32 + off as u32,
+                                }));
+                                let _ = uc.emu_stop();
+                            }
+                        },
+                    ),
                 )
                 .map_err(uc_err("to map the system control space"))?;
         }
@@ -512,7 +701,12 @@ impl Core {
     }
 
     /// Map a peripheral window (already added to the shared bus at `index`).
-    pub(crate) fn map_peripheral(&mut self, index: usize, base: u32, size: u32) -> Result<(), EngineError> {
+    pub(crate) fn map_peripheral(
+        &mut self,
+        index: usize,
+        base: u32,
+        size: u32,
+    ) -> Result<(), EngineError> {
         let page = 0x400;
         let mapped = size.div_ceil(page) * page;
         self.uc
@@ -538,7 +732,7 @@ impl Core {
                     let access = Access { core: st.id, width: Width::from_bytes(size).unwrap_or(Width::Word), now: st.now() };
                     let r = st.shared.borrow_mut().write(index, off as u32, value as u32, access);
                     // A write may raise an interrupt or arm timed work: let the machine look.
-                    st.scs.attention = true;
+                    st.request_attention();
                     if let Err(e) = r {
                         trace!(target: "wb::bus", ?e, addr = base + off as u32, "write refused");
                         st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base + off as u32 }));
@@ -562,7 +756,9 @@ impl Core {
     }
 
     pub fn set_reg(&mut self, r: RegisterARM, v: u32) {
-        self.uc.reg_write(r, v as u64).expect("ARM register ids are valid");
+        self.uc
+            .reg_write(r, v as u64)
+            .expect("ARM register ids are valid");
     }
 
     pub fn pc(&self) -> u32 {
@@ -575,7 +771,9 @@ impl Core {
         let _ = self.uc.ctl_set_exits(&self.breakpoints);
         // Exits are decided at translation time: retranslate around old and new ones.
         for a in old.iter().chain(self.breakpoints.clone().iter()) {
-            let _ = self.uc.ctl_remove_cache(a.saturating_sub(MAX_BLOCK_BYTES as u64), a + 4);
+            let _ = self
+                .uc
+                .ctl_remove_cache(a.saturating_sub(MAX_BLOCK_BYTES as u64), a + 4);
         }
     }
 
@@ -584,13 +782,18 @@ impl Core {
         {
             let st = self.uc.get_data_mut();
             st.budget = budget;
+            st.deadline = if st.scs.attention || st.scs.reset_request || st.watch_masks {
+                0
+            } else {
+                budget
+            };
             st.stop = None;
             st.fault_addr = None;
         }
         let pc = self.pc() as u64 | 1;
         let res = self.uc.emu_start(pc, 0, 0, 0);
         let st = self.uc.get_data_mut();
-        st.prev_taken_extra = 0;
+        st.taken_extra = 0;
         if let Err(err) = res {
             return match (st.fault_addr.take(), st.stop.take()) {
                 (Some((ty, addr)), _) => Stop::Fault(match ty {
@@ -612,8 +815,8 @@ impl Core {
         if self.breakpoints.contains(&(pc as u64)) {
             return Stop::Breakpoint;
         }
-        let (addr, size, end) = self.uc.get_data().last_block;
-        if end == BlockEnd::Wfi && pc == addr + size {
+        let (addr, c) = self.uc.get_data().last_block;
+        if c.end() == BlockEnd::Wfi && pc == addr + c.size as u32 {
             return Stop::Wfi;
         }
         warn!(target: "wb::core", core = %self.id, pc = format_args!("{pc:#x}"), "engine halted for no known reason; treated as WFI");
@@ -625,7 +828,10 @@ impl Core {
         let _ = self.uc.ctl_remove_cache(start as u64, end as u64);
         let alias = self.state().boot_alias.region();
         if start < alias.end() && end > alias.base {
-            let _ = self.uc.ctl_remove_cache((start.saturating_sub(alias.base)) as u64, (end - alias.base) as u64);
+            let _ = self.uc.ctl_remove_cache(
+                (start.saturating_sub(alias.base)) as u64,
+                (end - alias.base) as u64,
+            );
         }
         self.uc.get_data_mut().invalidate(start, end);
     }
@@ -644,16 +850,24 @@ impl Core {
 }
 
 /// Whether the masks (PRIMASK, FAULTMASK, BASEPRI) now let the pending exception in.
-fn masks_open(uc: &Unicorn<'_, CoreState>) -> bool {
-    let st = uc.get_data();
-    let Some((_, prio)) = st.scs.highest_pending() else {
+fn masks_open(scs: &Scs, uc: *mut uc_engine) -> bool {
+    let Some((_, prio)) = scs.highest_pending() else {
         return false;
     };
-    let primask = uc.reg_read(RegisterARM::PRIMASK).unwrap_or(1) & 1 != 0;
-    let faultmask = uc.reg_read(RegisterARM::FAULTMASK).unwrap_or(1) & 1 != 0;
-    let basepri = uc.reg_read(RegisterARM::BASEPRI).unwrap_or(0) as i32;
-    let exec = crate::exception::execution_priority(&st.scs, primask, faultmask, basepri);
+    let primask = raw_reg(uc, RegisterARM::PRIMASK) & 1 != 0;
+    let faultmask = raw_reg(uc, RegisterARM::FAULTMASK) & 1 != 0;
+    let basepri = raw_reg(uc, RegisterARM::BASEPRI) as i32;
+    let exec = crate::exception::execution_priority(scs, primask, faultmask, basepri);
     prio < exec
+}
+
+/// Read a register of the engine that is calling a hook.
+fn raw_reg(uc: *mut uc_engine, r: RegisterARM) -> u32 {
+    let mut v = 0u64;
+    // SAFETY: `uc` is a live engine (we are inside its hook) and ARM registers are at most
+    // 64 bits wide.
+    unsafe { uc_reg_read(uc, r as i32, (&mut v as *mut u64).cast()) };
+    v as u32
 }
 
 /// UDF and the YIELD-like hints (WFE, YIELD) reach the invalid-instruction hook alike.
@@ -661,9 +875,9 @@ fn masks_open(uc: &Unicorn<'_, CoreState>) -> bool {
 /// the faulting instruction.
 fn classify_invalid(uc: &Unicorn<'_, CoreState>) -> Stop {
     let pc = uc.reg_read(RegisterARM::PC).unwrap_or(0) as u32;
-    let (addr, size, end) = uc.get_data().last_block;
-    if pc == addr + size {
-        match end {
+    let (addr, c) = uc.get_data().last_block;
+    if pc == addr + c.size as u32 {
+        match c.end() {
             BlockEnd::Wfe => return Stop::Wfe,
             BlockEnd::Yield => return Stop::Yield,
             _ => {}

@@ -37,19 +37,50 @@ pub fn execution_priority(scs: &Scs, primask: bool, faultmask: bool, basepri: i3
     p
 }
 
-const FRAME_REGS: [RegisterARM; 6] =
-    [RegisterARM::R0, RegisterARM::R1, RegisterARM::R2, RegisterARM::R3, RegisterARM::R12, RegisterARM::LR];
+const FRAME_REGS: [RegisterARM; 6] = [
+    RegisterARM::R0,
+    RegisterARM::R1,
+    RegisterARM::R2,
+    RegisterARM::R3,
+    RegisterARM::R12,
+    RegisterARM::LR,
+];
 
 /// FP register S`i` (0..32).
 pub(crate) fn fp_reg(i: usize) -> RegisterARM {
     const S: [RegisterARM; 32] = [
-        RegisterARM::S0, RegisterARM::S1, RegisterARM::S2, RegisterARM::S3, RegisterARM::S4,
-        RegisterARM::S5, RegisterARM::S6, RegisterARM::S7, RegisterARM::S8, RegisterARM::S9,
-        RegisterARM::S10, RegisterARM::S11, RegisterARM::S12, RegisterARM::S13, RegisterARM::S14,
-        RegisterARM::S15, RegisterARM::S16, RegisterARM::S17, RegisterARM::S18, RegisterARM::S19,
-        RegisterARM::S20, RegisterARM::S21, RegisterARM::S22, RegisterARM::S23, RegisterARM::S24,
-        RegisterARM::S25, RegisterARM::S26, RegisterARM::S27, RegisterARM::S28, RegisterARM::S29,
-        RegisterARM::S30, RegisterARM::S31,
+        RegisterARM::S0,
+        RegisterARM::S1,
+        RegisterARM::S2,
+        RegisterARM::S3,
+        RegisterARM::S4,
+        RegisterARM::S5,
+        RegisterARM::S6,
+        RegisterARM::S7,
+        RegisterARM::S8,
+        RegisterARM::S9,
+        RegisterARM::S10,
+        RegisterARM::S11,
+        RegisterARM::S12,
+        RegisterARM::S13,
+        RegisterARM::S14,
+        RegisterARM::S15,
+        RegisterARM::S16,
+        RegisterARM::S17,
+        RegisterARM::S18,
+        RegisterARM::S19,
+        RegisterARM::S20,
+        RegisterARM::S21,
+        RegisterARM::S22,
+        RegisterARM::S23,
+        RegisterARM::S24,
+        RegisterARM::S25,
+        RegisterARM::S26,
+        RegisterARM::S27,
+        RegisterARM::S28,
+        RegisterARM::S29,
+        RegisterARM::S30,
+        RegisterARM::S31,
     ];
     S[i]
 }
@@ -72,7 +103,11 @@ impl Core {
     /// Whether a pending exception would preempt (`ignore_primask` for WFI wake-up).
     pub fn preempting_pending(&self, ignore_primask: bool) -> Option<u32> {
         let (n, prio) = self.state().scs.highest_pending()?;
-        let exec = if ignore_primask { self.wake_priority() } else { self.execution_priority() };
+        let exec = if ignore_primask {
+            self.wake_priority()
+        } else {
+            self.execution_priority()
+        };
         (prio < exec).then_some(n)
     }
 
@@ -82,7 +117,10 @@ impl Core {
         self.set_reg(RegisterARM::IPSR, 1);
         self.set_reg(RegisterARM::CONTROL, control & CONTROL_FPCA);
         self.set_reg(RegisterARM::IPSR, 0);
-        self.set_reg(RegisterARM::CONTROL, control & (CONTROL_SPSEL | CONTROL_FPCA));
+        self.set_reg(
+            RegisterARM::CONTROL,
+            control & (CONTROL_SPSEL | CONTROL_FPCA),
+        );
         if ipsr != 0 {
             self.set_reg(RegisterARM::IPSR, ipsr);
         }
@@ -113,7 +151,11 @@ impl Core {
         let thread = ipsr == 0;
         let use_psp = thread && control & CONTROL_SPSEL != 0;
         let fp = self.fp_active();
-        let sp = if use_psp { self.reg(RegisterARM::PSP) } else { self.reg(RegisterARM::MSP) };
+        let sp = if use_psp {
+            self.reg(RegisterARM::PSP)
+        } else {
+            self.reg(RegisterARM::MSP)
+        };
         let words = if fp { 26 } else { 8 };
         let mut frame_sp = sp.wrapping_sub(words * 4);
         let realign = frame_sp & 4 != 0;
@@ -146,7 +188,11 @@ impl Core {
         }
         let t = self.state().table;
         let lazy = self.state().scs.fpccr & (1 << 30) != 0;
-        let cost = if fp && !lazy { t.exc_entry_fp } else { t.exc_entry };
+        let cost = if fp && !lazy {
+            t.exc_entry_fp
+        } else {
+            t.exc_entry
+        };
         self.state_mut().cycles += cost as u64;
         Ok(())
     }
@@ -231,7 +277,9 @@ impl Core {
             Fault::Fetch { addr } if addr >= 0xE000_0000 => (exc::MEMMANAGE, cfsr::IACCVIOL, None),
             Fault::Fetch { .. } => (exc::BUSFAULT, cfsr::IBUSERR, None),
             Fault::Read { addr } => (exc::BUSFAULT, cfsr::PRECISERR | cfsr::BFARVALID, Some(addr)),
-            Fault::Write { .. } | Fault::Peripheral { .. } => (exc::BUSFAULT, cfsr::IMPRECISERR, None),
+            Fault::Write { .. } | Fault::Peripheral { .. } => {
+                (exc::BUSFAULT, cfsr::IMPRECISERR, None)
+            }
             Fault::Undefined => (exc::USAGEFAULT, cfsr::UNDEFINSTR, None),
             Fault::InvalidState => (exc::USAGEFAULT, cfsr::INVSTATE, None),
             Fault::NoCoprocessor => (exc::USAGEFAULT, cfsr::NOCP, None),
@@ -285,7 +333,11 @@ impl Core {
             return Ok(());
         }
 
-        let sp = if use_psp { self.reg(RegisterARM::PSP) } else { self.reg(RegisterARM::MSP) };
+        let sp = if use_psp {
+            self.reg(RegisterARM::PSP)
+        } else {
+            self.reg(RegisterARM::MSP)
+        };
         let words = if fp { 26 } else { 8 };
         let mut frame = vec![0u8; words * 4];
         if self.uc.mem_read(sp as u64, &mut frame).is_err() {
@@ -325,14 +377,22 @@ impl Core {
             }
             self.set_reg(RegisterARM::FPSCR, w(24));
         }
-        let flags = if self.kind == CoreKind::M4 { RegisterARM::XPSR_NZCVQG } else { RegisterARM::XPSR_NZCVQ };
+        let flags = if self.kind == CoreKind::M4 {
+            RegisterARM::XPSR_NZCVQG
+        } else {
+            RegisterARM::XPSR_NZCVQ
+        };
         self.set_reg(flags, (xpsr & !0x1FF & !XPSR_ALIGN) | new_ipsr);
         self.set_reg(RegisterARM::EPSR, xpsr & 0x0600_FC00 | XPSR_T);
         self.set_reg(RegisterARM::PC, w(6) & !1);
         self.rebuild_flags();
         let t = self.state().table;
         let lazy = self.state().scs.fpccr & (1 << 30) != 0;
-        let cost = if fp && !lazy { t.exc_return_fp } else { t.exc_return };
+        let cost = if fp && !lazy {
+            t.exc_return_fp
+        } else {
+            t.exc_return
+        };
         let sleep = to_thread && self.state().scs.scr & SCR_SLEEPONEXIT != 0;
         let st = self.state_mut();
         st.cycles += cost as u64;
@@ -350,9 +410,19 @@ impl Core {
         self.state_mut().scs = Scs::new(kind, n_irq, vtor);
         self.set_mode(0, 0);
         for r in [
-            RegisterARM::R0, RegisterARM::R1, RegisterARM::R2, RegisterARM::R3, RegisterARM::R4,
-            RegisterARM::R5, RegisterARM::R6, RegisterARM::R7, RegisterARM::R8, RegisterARM::R9,
-            RegisterARM::R10, RegisterARM::R11, RegisterARM::R12,
+            RegisterARM::R0,
+            RegisterARM::R1,
+            RegisterARM::R2,
+            RegisterARM::R3,
+            RegisterARM::R4,
+            RegisterARM::R5,
+            RegisterARM::R6,
+            RegisterARM::R7,
+            RegisterARM::R8,
+            RegisterARM::R9,
+            RegisterARM::R10,
+            RegisterARM::R11,
+            RegisterARM::R12,
         ] {
             self.set_reg(r, 0);
         }

@@ -14,8 +14,8 @@ pub mod exception;
 pub mod loader;
 pub mod machine;
 pub mod memory;
-pub mod scs;
 pub mod raw;
+pub mod scs;
 pub mod timing;
 
 pub use crate::bus::IrqRoute;

@@ -10,17 +10,35 @@ use crate::memory::Memories;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid ELF file: {reason}")]
     BadElf { path: PathBuf, reason: String },
     #[error("{path}: ELF for {what}, expected a 32-bit little-endian ARM executable")]
     WrongTarget { path: PathBuf, what: String },
     #[error("{path}: segment {index} ({addr:#010x}..{end:#010x}) lies outside flash, SRAM and system memory")]
-    SegmentOutside { path: PathBuf, index: usize, addr: u64, end: u64 },
+    SegmentOutside {
+        path: PathBuf,
+        index: usize,
+        addr: u64,
+        end: u64,
+    },
     #[error("{path}: segment {index} claims file bytes {offset}..{end} but the file has {len}")]
-    Truncated { path: PathBuf, index: usize, offset: u64, end: u64, len: usize },
+    Truncated {
+        path: PathBuf,
+        index: usize,
+        offset: u64,
+        end: u64,
+        len: usize,
+    },
     #[error("{path}: a raw binary of {len} bytes does not fit at {addr:#010x}")]
-    BinaryOutside { path: PathBuf, addr: u32, len: usize },
+    BinaryOutside {
+        path: PathBuf,
+        addr: u32,
+        len: usize,
+    },
 }
 
 /// What was loaded.
@@ -36,29 +54,55 @@ pub struct LoadedImage {
 
 impl LoadedImage {
     pub fn symbol(&self, name: &str) -> Option<u32> {
-        self.symbols.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
+        self.symbols
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
     }
 }
 
 /// Load an ELF or (when `raw_base` is given) a raw binary from `path`.
-pub fn load_file(mem: &mut Memories, path: &Path, raw_base: Option<u32>) -> Result<LoadedImage, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.into(), source })?;
+pub fn load_file(
+    mem: &mut Memories,
+    path: &Path,
+    raw_base: Option<u32>,
+) -> Result<LoadedImage, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.into(),
+        source,
+    })?;
     match raw_base {
         Some(base) => load_binary(mem, path, &bytes, base),
         None => load_elf(mem, path, &bytes),
     }
 }
 
-pub fn load_binary(mem: &mut Memories, path: &Path, bytes: &[u8], base: u32) -> Result<LoadedImage, LoadError> {
+pub fn load_binary(
+    mem: &mut Memories,
+    path: &Path,
+    bytes: &[u8],
+    base: u32,
+) -> Result<LoadedImage, LoadError> {
     let dst = mem
         .slice_mut(base, bytes.len())
-        .ok_or(LoadError::BinaryOutside { path: path.into(), addr: base, len: bytes.len() })?;
+        .ok_or(LoadError::BinaryOutside {
+            path: path.into(),
+            addr: base,
+            len: bytes.len(),
+        })?;
     dst.copy_from_slice(bytes);
-    Ok(LoadedImage { ranges: vec![(base, base + bytes.len() as u32)], entry: 0, symbols: vec![] })
+    Ok(LoadedImage {
+        ranges: vec![(base, base + bytes.len() as u32)],
+        entry: 0,
+        symbols: vec![],
+    })
 }
 
 pub fn load_elf(mem: &mut Memories, path: &Path, bytes: &[u8]) -> Result<LoadedImage, LoadError> {
-    let elf = Elf::parse(bytes).map_err(|e| LoadError::BadElf { path: path.into(), reason: e.to_string() })?;
+    let elf = Elf::parse(bytes).map_err(|e| LoadError::BadElf {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
     if elf.is_64 || !elf.little_endian || elf.header.e_machine != header::EM_ARM {
         let what = format!(
             "{}-bit {}-endian {}",
@@ -66,7 +110,10 @@ pub fn load_elf(mem: &mut Memories, path: &Path, bytes: &[u8]) -> Result<LoadedI
             if elf.little_endian { "little" } else { "big" },
             header::machine_to_str(elf.header.e_machine)
         );
-        return Err(LoadError::WrongTarget { path: path.into(), what });
+        return Err(LoadError::WrongTarget {
+            path: path.into(),
+            what,
+        });
     }
     // Check every segment before writing anything: a bad file loses nothing.
     let mut plan = Vec::new();
@@ -75,28 +122,49 @@ pub fn load_elf(mem: &mut Memories, path: &Path, bytes: &[u8]) -> Result<LoadedI
             continue;
         }
         let (offset, filesz) = (ph.p_offset, ph.p_filesz);
-        let end = offset.checked_add(filesz).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(filesz);
         if end > bytes.len() as u64 {
-            return Err(LoadError::Truncated { path: path.into(), index, offset, end, len: bytes.len() });
+            return Err(LoadError::Truncated {
+                path: path.into(),
+                index,
+                offset,
+                end,
+                len: bytes.len(),
+            });
         }
         // Load at the physical address: initialised data lives in flash (LMA), not in RAM.
         let addr = ph.p_paddr;
         let seg_end = addr + filesz;
         if addr > u32::MAX as u64 || mem.slice(addr as u32, filesz as usize).is_none() {
-            return Err(LoadError::SegmentOutside { path: path.into(), index, addr, end: seg_end });
+            return Err(LoadError::SegmentOutside {
+                path: path.into(),
+                index,
+                addr,
+                end: seg_end,
+            });
         }
         plan.push((addr as u32, &bytes[offset as usize..end as usize]));
     }
     let mut ranges = Vec::new();
     for (addr, data) in plan {
-        mem.slice_mut(addr, data.len()).expect("checked above").copy_from_slice(data);
+        mem.slice_mut(addr, data.len())
+            .expect("checked above")
+            .copy_from_slice(data);
         ranges.push((addr, addr + data.len() as u32));
     }
     let symbols = elf
         .syms
         .iter()
         .filter(|s| s.st_name != 0 && s.st_value != 0)
-        .filter_map(|s| elf.strtab.get_at(s.st_name).map(|n| (n.to_string(), s.st_value as u32)))
+        .filter_map(|s| {
+            elf.strtab
+                .get_at(s.st_name)
+                .map(|n| (n.to_string(), s.st_value as u32))
+        })
         .collect();
-    Ok(LoadedImage { ranges, entry: elf.entry as u32, symbols })
+    Ok(LoadedImage {
+        ranges,
+        entry: elf.entry as u32,
+        symbols,
+    })
 }

@@ -22,15 +22,38 @@ impl Region {
     }
 }
 
-pub const FLASH: Region = Region { name: "flash", base: 0x0800_0000, size: 1024 * 1024, persistent: true };
+pub const FLASH: Region = Region {
+    name: "flash",
+    base: 0x0800_0000,
+    size: 1024 * 1024,
+    persistent: true,
+};
 /// SRAM1 (192 KiB), SRAM2a and SRAM2b (32 KiB each) are contiguous: one buffer.
-pub const SRAM: Region = Region { name: "sram", base: 0x2000_0000, size: 256 * 1024, persistent: false };
-pub const SYSTEM_MEMORY: Region =
-    Region { name: "system-memory", base: 0x1FFF_0000, size: 28 * 1024, persistent: true };
+pub const SRAM: Region = Region {
+    name: "sram",
+    base: 0x2000_0000,
+    size: 256 * 1024,
+    persistent: false,
+};
+pub const SYSTEM_MEMORY: Region = Region {
+    name: "system-memory",
+    base: 0x1FFF_0000,
+    size: 28 * 1024,
+    persistent: true,
+};
 /// OTP (1 KiB at 0x1FFF_7000) followed by the engineering bytes (3 KiB).
-pub const INFO: Region = Region { name: "otp+engineering", base: 0x1FFF_7000, size: 4 * 1024, persistent: true };
-pub const OPTION_BYTES: Region =
-    Region { name: "option-bytes", base: 0x1FFF_8000, size: 4 * 1024, persistent: true };
+pub const INFO: Region = Region {
+    name: "otp+engineering",
+    base: 0x1FFF_7000,
+    size: 4 * 1024,
+    persistent: true,
+};
+pub const OPTION_BYTES: Region = Region {
+    name: "option-bytes",
+    base: 0x1FFF_8000,
+    size: 4 * 1024,
+    persistent: true,
+};
 
 pub const SRAM1_BASE: u32 = 0x2000_0000;
 pub const SRAM1_SIZE: u32 = 192 * 1024;
@@ -109,7 +132,9 @@ impl Memories {
     }
 
     fn index(region: Region) -> usize {
-        ALL.iter().position(|r| *r == region).expect("a region of the memory map")
+        ALL.iter()
+            .position(|r| *r == region)
+            .expect("a region of the memory map")
     }
 
     pub fn region(&self, region: Region) -> &[u8] {
@@ -122,7 +147,9 @@ impl Memories {
 
     /// The region holding `addr` and the offset of `addr` inside it.
     pub fn locate(addr: u32) -> Option<(Region, usize)> {
-        ALL.iter().find(|r| r.contains(addr)).map(|r| (*r, (addr - r.base) as usize))
+        ALL.iter()
+            .find(|r| r.contains(addr))
+            .map(|r| (*r, (addr - r.base) as usize))
     }
 
     /// Bytes at `addr..addr+len` if they lie inside one region.
@@ -137,7 +164,8 @@ impl Memories {
     }
 
     pub fn read_u32(&self, addr: u32) -> Option<u32> {
-        self.slice(addr, 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        self.slice(addr, 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
     }
 
     pub(crate) fn raw_ptr(&mut self, region: Region) -> *mut u8 {
@@ -178,7 +206,10 @@ mod tests {
         assert_eq!(m.read_u32(UID64_ADDR + 4).unwrap(), 0x0080_E126);
         assert_eq!(m.read_u32(0x0800_0000).unwrap(), 0xFFFF_FFFF);
         assert_eq!(m.read_u32(0x2003_FFFC).unwrap(), 0);
-        assert!(m.slice(0x2003_FFFE, 4).is_none(), "an access may not straddle the end");
+        assert!(
+            m.slice(0x2003_FFFE, 4).is_none(),
+            "an access may not straddle the end"
+        );
         assert!(Memories::locate(0x3000_0000).is_none());
     }
 }

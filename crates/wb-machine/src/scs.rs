@@ -140,7 +140,11 @@ impl SysTick {
         self.start_value = value;
         self.start = now;
         self.next_wrap = if self.enable && self.rvr != 0 {
-            let first_ticks = if value > 0 { value as u64 } else { self.rvr as u64 + 1 };
+            let first_ticks = if value > 0 {
+                value as u64
+            } else {
+                self.rvr as u64 + 1
+            };
             Some(now + first_ticks * self.div())
         } else {
             None
@@ -227,7 +231,7 @@ impl Scs {
             prigroup: 0,
             scr: 0,
             ccr: match kind {
-                CoreKind::M4 => 1 << 9,                 // STKALIGN
+                CoreKind::M4 => 1 << 9,                  // STKALIGN
                 CoreKind::M0Plus => (1 << 9) | (1 << 3), // STKALIGN, UNALIGN_TRP (fixed)
             },
             shcsr: 0,
@@ -300,20 +304,36 @@ impl Scs {
     pub fn set_active(&mut self, n: u32, on: bool) {
         if n < exc::IRQ0 {
             let b = 1u16 << n;
-            if on { self.sys_active |= b } else { self.sys_active &= !b }
+            if on {
+                self.sys_active |= b
+            } else {
+                self.sys_active &= !b
+            }
         } else {
             let b = 1u64 << (n - exc::IRQ0);
-            if on { self.irq_active |= b } else { self.irq_active &= !b }
+            if on {
+                self.irq_active |= b
+            } else {
+                self.irq_active &= !b
+            }
         }
     }
 
     pub fn set_pending(&mut self, n: u32, on: bool) {
         if n < exc::IRQ0 {
             let b = 1u16 << n;
-            if on { self.sys_pending |= b } else { self.sys_pending &= !b }
+            if on {
+                self.sys_pending |= b
+            } else {
+                self.sys_pending &= !b
+            }
         } else {
             let b = 1u64 << (n - exc::IRQ0);
-            if on { self.irq_pending |= b } else { self.irq_pending &= !b }
+            if on {
+                self.irq_pending |= b
+            } else {
+                self.irq_pending &= !b
+            }
         }
         if on {
             self.attention = true;
@@ -457,12 +477,20 @@ impl Scs {
         if index * 32 >= self.n_irq {
             return 0;
         }
-        let valid = if self.n_irq >= 64 { u64::MAX } else { (1u64 << self.n_irq) - 1 };
+        let valid = if self.n_irq >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.n_irq) - 1
+        };
         ((bits & valid) >> (index * 32)) as u32
     }
 
     fn valid_irq_mask(&self, index: u32, value: u32) -> u64 {
-        let valid = if self.n_irq >= 64 { u64::MAX } else { (1u64 << self.n_irq) - 1 };
+        let valid = if self.n_irq >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.n_irq) - 1
+        };
         ((value as u64) << (index * 32)) & valid
     }
 
@@ -491,7 +519,9 @@ impl Scs {
             0x180..=0x1BC => self.irq_word(self.irq_enabled, (word - reg::NVIC_ICER) / 4),
             0x200..=0x23C => self.irq_word(self.irq_pending, (word - reg::NVIC_ISPR) / 4),
             0x280..=0x2BC => self.irq_word(self.irq_pending, (word - reg::NVIC_ICPR) / 4),
-            0x300..=0x33C if self.is_m4() => self.irq_word(self.irq_active, (word - reg::NVIC_IABR) / 4),
+            0x300..=0x33C if self.is_m4() => {
+                self.irq_word(self.irq_active, (word - reg::NVIC_IABR) / 4)
+            }
             0x400..=0x4EF => {
                 let i = (word - reg::NVIC_IPR) as usize;
                 u32::from_le_bytes([
@@ -578,7 +608,11 @@ impl Scs {
                 self.systick.enable = value & 1 != 0;
                 self.systick.tickint = value & 2 != 0;
                 self.systick.core_clock = value & 4 != 0;
-                let start = if !was && self.systick.enable { now_value } else { self.systick.value(cycles) };
+                let start = if !was && self.systick.enable {
+                    now_value
+                } else {
+                    self.systick.value(cycles)
+                };
                 self.systick.restart(start, cycles);
                 self.attention = true;
             }
@@ -595,13 +629,19 @@ impl Scs {
                 self.systick.restart(0, cycles);
             }
             reg::SYST_CALIB => {}
-            0x100..=0x13C => self.irq_enabled |= self.valid_irq_mask((word - reg::NVIC_ISER) / 4, value),
-            0x180..=0x1BC => self.irq_enabled &= !self.valid_irq_mask((word - reg::NVIC_ICER) / 4, value),
+            0x100..=0x13C => {
+                self.irq_enabled |= self.valid_irq_mask((word - reg::NVIC_ISER) / 4, value)
+            }
+            0x180..=0x1BC => {
+                self.irq_enabled &= !self.valid_irq_mask((word - reg::NVIC_ICER) / 4, value)
+            }
             0x200..=0x23C => {
                 self.irq_pending |= self.valid_irq_mask((word - reg::NVIC_ISPR) / 4, value);
                 self.attention = true;
             }
-            0x280..=0x2BC => self.irq_pending &= !self.valid_irq_mask((word - reg::NVIC_ICPR) / 4, value),
+            0x280..=0x2BC => {
+                self.irq_pending &= !self.valid_irq_mask((word - reg::NVIC_ICPR) / 4, value)
+            }
             0x300..=0x33C if self.is_m4() => {} // IABR is read-only
             0x400..=0x4EF => {
                 let first = (offset - reg::NVIC_IPR) as usize;
@@ -609,7 +649,14 @@ impl Scs {
             }
             reg::CPUID => {}
             reg::ICSR => self.write_icsr(value),
-            reg::VTOR => self.vtor = value & if self.is_m4() { 0xFFFF_FF80 } else { 0xFFFF_FF00 },
+            reg::VTOR => {
+                self.vtor = value
+                    & if self.is_m4() {
+                        0xFFFF_FF80
+                    } else {
+                        0xFFFF_FF00
+                    }
+            }
             reg::AIRCR => {
                 if value >> 16 != 0x05FA {
                     return true; // writes without the key are ignored
@@ -653,7 +700,9 @@ impl Scs {
             reg::STIR if self.is_m4() => {
                 self.pend_irq(value & 0x1FF);
             }
-            reg::FPCCR if self.is_m4() => self.fpccr = (self.fpccr & 0x3FFF_FFFF) | (value & 0xC000_0000),
+            reg::FPCCR if self.is_m4() => {
+                self.fpccr = (self.fpccr & 0x3FFF_FFFF) | (value & 0xC000_0000)
+            }
             reg::FPCAR if self.is_m4() => self.fpcar = value & !7,
             reg::FPDSCR if self.is_m4() => self.fpdscr = value & 0x07C0_0000,
             reg::DWT_CTRL if self.is_m4() => {
@@ -712,7 +761,13 @@ mod tests {
 
     #[test]
     fn systick_counts_down_and_wraps() {
-        let mut s = SysTick { rvr: 9, core_clock: true, enable: true, tickint: true, ..Default::default() };
+        let mut s = SysTick {
+            rvr: 9,
+            core_clock: true,
+            enable: true,
+            tickint: true,
+            ..Default::default()
+        };
         s.restart(0, 100);
         assert_eq!(s.value(100), 0);
         assert_eq!(s.value(101), 9);

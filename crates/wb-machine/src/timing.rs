@@ -18,20 +18,37 @@ pub enum CoreKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
     /// Single-cycle data processing, moves, extends, bit fields, DSP, hints.
-    Alu { dst: Option<u8> },
+    Alu {
+        dst: Option<u8>,
+    },
     /// Data processing that writes the PC (`MOV PC,Rm`, `ADD PC,Rm`).
     AluPc,
-    Mul { dst: Option<u8> },
+    Mul {
+        dst: Option<u8>,
+    },
     Div,
     /// Single load. `addr` is the bit set of registers forming the address.
-    Load { dst: u8, addr: u16, literal: Option<u32> },
-    Store { addr: u16 },
-    LoadDual { addr: u16 },
+    Load {
+        dst: u8,
+        addr: u16,
+        literal: Option<u32>,
+    },
+    Store {
+        addr: u16,
+    },
+    LoadDual {
+        addr: u16,
+    },
     StoreDual,
     /// LDM/POP with `n` registers (including PC when `pc`).
-    LoadMultiple { n: u8, pc: bool },
+    LoadMultiple {
+        n: u8,
+        pc: bool,
+    },
     /// STM/PUSH with `n` registers.
-    StoreMultiple { n: u8 },
+    StoreMultiple {
+        n: u8,
+    },
     Exclusive,
     ClearExclusive,
     CondBranch,
@@ -61,9 +78,13 @@ pub enum Class {
     FpMac,
     /// VDIV, VSQRT.
     FpDivSqrt,
-    FpLoadStore { double: bool },
+    FpLoadStore {
+        double: bool,
+    },
     /// VLDM/VSTM/VPUSH/VPOP of `words` 32-bit words.
-    FpMultiple { words: u8 },
+    FpMultiple {
+        words: u8,
+    },
     /// VMOV between one/two core registers and FP registers.
     FpMoveCore,
     /// VMRS/VMSR, VMOV of half a double.
@@ -72,15 +93,29 @@ pub enum Class {
 
 /// The last instruction of a block, which decides how the block ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
 pub enum BlockEnd {
     #[default]
-    Plain,
+    Plain = 0,
     /// Conditional branch: the taken penalty is charged if the next block is not the
     /// fall-through.
-    CondBranch,
-    Wfi,
-    Wfe,
-    Yield,
+    CondBranch = 1,
+    Wfi = 2,
+    Wfe = 3,
+    Yield = 4,
+}
+
+impl BlockEnd {
+    /// Inverse of `as u8` (unknown values read as `Plain`).
+    pub fn from_bits(bits: u8) -> BlockEnd {
+        match bits {
+            1 => BlockEnd::CondBranch,
+            2 => BlockEnd::Wfi,
+            3 => BlockEnd::Wfe,
+            4 => BlockEnd::Yield,
+            _ => BlockEnd::Plain,
+        }
+    }
 }
 
 /// Cycle table of one core. All figures in core clock cycles at zero wait states.
@@ -322,14 +357,22 @@ pub fn is_wide(hw1: u16) -> bool {
 /// Decode one instruction at `pc`. `hw2` is only looked at for 32-bit encodings.
 pub fn decode(pc: u32, hw1: u16, hw2: u16) -> Insn {
     if is_wide(hw1) {
-        Insn { class: decode32(pc, hw1 as u32, hw2 as u32), len: 4 }
+        Insn {
+            class: decode32(pc, hw1 as u32, hw2 as u32),
+            len: 4,
+        }
     } else {
-        Insn { class: decode16(pc, hw1 as u32), len: 2 }
+        Insn {
+            class: decode16(pc, hw1 as u32),
+            len: 2,
+        }
     }
 }
 
 fn decode16(pc: u32, h: u32) -> Class {
-    let alu = |rd: u32| Class::Alu { dst: Some(rd as u8) };
+    let alu = |rd: u32| Class::Alu {
+        dst: Some(rd as u8),
+    };
     match h >> 10 {
         // Shift (immediate), add, subtract, move and compare.
         0b000000..=0b000111 => alu(bits(h, 2, 0)),
@@ -343,7 +386,9 @@ fn decode16(pc: u32, h: u32) -> Class {
         0b010000 => {
             let op = bits(h, 9, 6);
             match op {
-                0b1101 => Class::Mul { dst: Some(bits(h, 2, 0) as u8) },
+                0b1101 => Class::Mul {
+                    dst: Some(bits(h, 2, 0) as u8),
+                },
                 0b1000 | 0b1010 | 0b1011 => Class::Alu { dst: None }, // TST, CMP, CMN
                 _ => alu(bits(h, 2, 0)),
             }
@@ -360,7 +405,11 @@ fn decode16(pc: u32, h: u32) -> Class {
         0b010010 | 0b010011 => {
             // LDR Rt, [PC, #imm8*4]
             let addr = ((pc + 4) & !3) + bits(h, 7, 0) * 4;
-            Class::Load { dst: bits(h, 10, 8) as u8, addr: reg_bit(15), literal: Some(addr) }
+            Class::Load {
+                dst: bits(h, 10, 8) as u8,
+                addr: reg_bit(15),
+                literal: Some(addr),
+            }
         }
         0b010100..=0b010111 => {
             let (rt, rn, rm) = (bits(h, 2, 0), bits(h, 5, 3), bits(h, 8, 6));
@@ -368,14 +417,22 @@ fn decode16(pc: u32, h: u32) -> Class {
             if bits(h, 11, 9) < 0b011 {
                 Class::Store { addr }
             } else {
-                Class::Load { dst: rt as u8, addr, literal: None }
+                Class::Load {
+                    dst: rt as u8,
+                    addr,
+                    literal: None,
+                }
             }
         }
         0b011000..=0b100011 => {
             // STR/LDR(B) imm, STRH/LDRH imm
             let (rt, rn) = (bits(h, 2, 0), bits(h, 5, 3));
             if bit(h, 11) {
-                Class::Load { dst: rt as u8, addr: reg_bit(rn), literal: None }
+                Class::Load {
+                    dst: rt as u8,
+                    addr: reg_bit(rn),
+                    literal: None,
+                }
             } else {
                 Class::Store { addr: reg_bit(rn) }
             }
@@ -383,15 +440,24 @@ fn decode16(pc: u32, h: u32) -> Class {
         0b100100..=0b100111 => {
             let rt = bits(h, 10, 8);
             if bit(h, 11) {
-                Class::Load { dst: rt as u8, addr: reg_bit(13), literal: None }
+                Class::Load {
+                    dst: rt as u8,
+                    addr: reg_bit(13),
+                    literal: None,
+                }
             } else {
                 Class::Store { addr: reg_bit(13) }
             }
         }
         0b101000..=0b101011 => alu(bits(h, 10, 8)), // ADR, ADD Rd, SP, #imm
         0b101100..=0b101111 => decode16_misc(h),
-        0b110000 | 0b110001 => Class::StoreMultiple { n: (h & 0xFF).count_ones() as u8 },
-        0b110010 | 0b110011 => Class::LoadMultiple { n: (h & 0xFF).count_ones() as u8, pc: false },
+        0b110000 | 0b110001 => Class::StoreMultiple {
+            n: (h & 0xFF).count_ones() as u8,
+        },
+        0b110010 | 0b110011 => Class::LoadMultiple {
+            n: (h & 0xFF).count_ones() as u8,
+            pc: false,
+        },
         0b110100..=0b110111 => match bits(h, 11, 8) {
             0b1110 => Class::Udf,
             0b1111 => Class::Svc,
@@ -406,12 +472,17 @@ fn decode16_misc(h: u32) -> Class {
     match bits(h, 11, 8) {
         0b0000 => Class::Alu { dst: Some(13) }, // ADD/SUB SP, SP, #imm
         0b0001 | 0b0011 | 0b1001 | 0b1011 => Class::CondBranch, // CBZ, CBNZ
-        0b0010 | 0b1010 => Class::Alu { dst: Some(bits(h, 2, 0) as u8) }, // extend, REV
-        0b0100 | 0b0101 => Class::StoreMultiple { n: ((h & 0xFF).count_ones() + bits(h, 8, 8)) as u8 },
+        0b0010 | 0b1010 => Class::Alu {
+            dst: Some(bits(h, 2, 0) as u8),
+        }, // extend, REV
+        0b0100 | 0b0101 => Class::StoreMultiple {
+            n: ((h & 0xFF).count_ones() + bits(h, 8, 8)) as u8,
+        },
         0b0110 if bits(h, 7, 5) == 0b011 => Class::Cps,
-        0b1100 | 0b1101 => {
-            Class::LoadMultiple { n: ((h & 0xFF).count_ones() + bits(h, 8, 8)) as u8, pc: bit(h, 8) }
-        }
+        0b1100 | 0b1101 => Class::LoadMultiple {
+            n: ((h & 0xFF).count_ones() + bits(h, 8, 8)) as u8,
+            pc: bit(h, 8),
+        },
         0b1110 => Class::Bkpt,
         0b1111 if bits(h, 3, 0) != 0 => Class::It,
         0b1111 => match bits(h, 7, 4) {
@@ -483,11 +554,19 @@ fn decode32(pc: u32, h1: u32, h2: u32) -> Class {
                     let literal = if rn == 15 {
                         let base = (pc + 4) & !3;
                         let imm = bits(h2, 11, 0);
-                        Some(if bit(h1, 7) { base.wrapping_add(imm) } else { base.wrapping_sub(imm) })
+                        Some(if bit(h1, 7) {
+                            base.wrapping_add(imm)
+                        } else {
+                            base.wrapping_sub(imm)
+                        })
                     } else {
                         None
                     };
-                    Class::Load { dst: rt as u8, addr, literal }
+                    Class::Load {
+                        dst: rt as u8,
+                        addr,
+                        literal,
+                    }
                 }
                 _ if op2 & 0b111_0000 == 0b010_0000 => Class::Alu { dst: Some(rd) },
                 _ if op2 & 0b111_1000 == 0b011_0000 => Class::Mul { dst: Some(rd) },
@@ -626,11 +705,20 @@ pub struct BlockCost {
 /// Decode the block `code` (starting at `pc`) and add up its cycles.
 ///
 /// `in_flash` says whether an address is backed by flash (for wait states).
-pub fn block_cost(table: &CycleTable, pc: u32, code: &[u8], in_flash: impl Fn(u32) -> bool) -> BlockCost {
+pub fn block_cost(
+    table: &CycleTable,
+    pc: u32,
+    code: &[u8],
+    in_flash: impl Fn(u32) -> bool,
+) -> BlockCost {
     let hw = |i: usize| -> u16 {
-        code.get(i..i + 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+        code.get(i..i + 2)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
     };
-    let mut cost = BlockCost { size: code.len() as u32, ..Default::default() };
+    let mut cost = BlockCost {
+        size: code.len() as u32,
+        ..Default::default()
+    };
     let mut off = 0usize;
     let mut prev: Option<Insn> = None;
     let mut last_class = Class::Nop;
@@ -641,7 +729,11 @@ pub fn block_cost(table: &CycleTable, pc: u32, code: &[u8], in_flash: impl Fn(u3
         if let Some(p) = prev {
             c = adjust_for_previous(table, p, insn, c);
         }
-        if let Class::Load { literal: Some(addr), .. } = insn.class {
+        if let Class::Load {
+            literal: Some(addr),
+            ..
+        } = insn.class
+        {
             if in_flash(addr) {
                 cost.flash_literals += 1;
             }
@@ -709,7 +801,14 @@ mod tests {
     fn decodes_common_16_bit_encodings() {
         assert_eq!(class(0x2001, 0), Class::Alu { dst: Some(0) }); // movs r0,#1
         assert_eq!(class(0x4348, 0), Class::Mul { dst: Some(0) }); // muls r0,r1,r0
-        assert_eq!(class(0x6808, 0), Class::Load { dst: 0, addr: 1 << 1, literal: None }); // ldr r0,[r1]
+        assert_eq!(
+            class(0x6808, 0),
+            Class::Load {
+                dst: 0,
+                addr: 1 << 1,
+                literal: None
+            }
+        ); // ldr r0,[r1]
         assert_eq!(class(0x6008, 0), Class::Store { addr: 1 << 1 }); // str r0,[r1]
         assert_eq!(class(0xB510, 0), Class::StoreMultiple { n: 2 }); // push {r4,lr}
         assert_eq!(class(0xBD10, 0), Class::LoadMultiple { n: 2, pc: true }); // pop {r4,pc}
@@ -734,7 +833,10 @@ mod tests {
         assert_eq!(class(0xF000, 0xF800), Class::BranchLink); // bl
         assert_eq!(class(0xFBB0, 0xF0F1), Class::Div); // udiv r0,r0,r1
         assert_eq!(class(0xFB00, 0xF001), Class::Mul { dst: Some(0) }); // mul.w r0,r0,r1
-        assert_eq!(class(0xE8BD, 0x8010), Class::LoadMultiple { n: 2, pc: true }); // pop.w {r4,pc}
+        assert_eq!(
+            class(0xE8BD, 0x8010),
+            Class::LoadMultiple { n: 2, pc: true }
+        ); // pop.w {r4,pc}
         assert_eq!(class(0xE92D, 0x41F0), Class::StoreMultiple { n: 6 }); // push.w {r4-r8,lr}
         assert_eq!(class(0xEE30, 0x0A20), Class::FpSimple); // vadd.f32 s0,s0,s1
         assert_eq!(class(0xEE80, 0x0A20), Class::FpDivSqrt); // vdiv.f32 s0,s0,s1
@@ -750,7 +852,14 @@ mod tests {
         assert_eq!(class(0xF380, 0x8810), Class::Msr); // msr primask, r0
         assert_eq!(class(0xE8D0, 0xF001), Class::TableBranch); // tbb [r0, r1]
         assert_eq!(class(0xE9D0, 0x2300), Class::LoadDual { addr: 1 }); // ldrd r2,r3,[r0]
-        assert_eq!(class(0xF8D0, 0x1004), Class::Load { dst: 1, addr: 1, literal: None }); // ldr.w r1,[r0,#4]
+        assert_eq!(
+            class(0xF8D0, 0x1004),
+            Class::Load {
+                dst: 1,
+                addr: 1,
+                literal: None
+            }
+        ); // ldr.w r1,[r0,#4]
         assert_eq!(class(0xF000, 0xB800), Class::Branch); // b.w
         assert_eq!(class(0xF040, 0x8000), Class::CondBranch); // bne.w
     }
@@ -759,7 +868,14 @@ mod tests {
     fn literal_addresses_are_word_aligned_from_pc_plus_4() {
         // ldr r0, [pc, #4] at 0x...102: base = (0x106 & !3) = 0x104, + 4
         let i = decode(0x0800_0102, 0x4801, 0);
-        assert_eq!(i.class, Class::Load { dst: 0, addr: 1 << 15, literal: Some(0x0800_0108) });
+        assert_eq!(
+            i.class,
+            Class::Load {
+                dst: 0,
+                addr: 1 << 15,
+                literal: Some(0x0800_0108)
+            }
+        );
     }
 
     #[test]

@@ -176,8 +176,14 @@ mod tests {
     #[test]
     fn narrow_accesses_hit_the_right_lanes() {
         assert_eq!(merge_write(0x1122_3344, 1, 0xAB, Width::Byte), 0x1122_AB44);
-        assert_eq!(merge_write(0x1122_3344, 2, 0xBEEF, Width::Half), 0xBEEF_3344);
-        assert_eq!(merge_write(0x1122_3344, 0, 0xDEAD_BEEF, Width::Word), 0xDEAD_BEEF);
+        assert_eq!(
+            merge_write(0x1122_3344, 2, 0xBEEF, Width::Half),
+            0xBEEF_3344
+        );
+        assert_eq!(
+            merge_write(0x1122_3344, 0, 0xDEAD_BEEF, Width::Word),
+            0xDEAD_BEEF
+        );
         assert_eq!(narrow_read(0x1122_3344, 3, Width::Byte), 0x11);
         assert_eq!(narrow_read(0x1122_3344, 2, Width::Half), 0x1122);
     }

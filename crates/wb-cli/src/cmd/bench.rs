@@ -16,10 +16,14 @@ pub struct Args {
     #[arg(long, default_value_t = 20_000_000)]
     loop_iterations: u32,
     /// Rounds of CRC-32 over 1 KiB.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 1000)]
     crc_rounds: u32,
-    /// Lock-step quanta to compare on the two-core demo, in nanoseconds.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    /// Lock-step quanta to compare, in nanoseconds.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "250,500,1000,2000,5000,10000,100000"
+    )]
     quanta_ns: Vec<u64>,
     /// Print JSON.
     #[arg(long)]
@@ -37,43 +41,100 @@ struct Row {
     mcycles_per_s: f64,
     raw_unicorn_s: f64,
     ratio_to_raw: f64,
+    /// Raw unicorn with an empty block hook: the ceiling of any per-block accounting.
+    empty_hook_ratio_to_raw: f64,
     real_time_multiple: f64,
 }
 
 #[derive(Serialize)]
 struct QuantumRow {
     quantum_ns: u64,
-    host_s: f64,
-    simulated_us: f64,
+    /// The SRAM2a ping-pong (cores take turns): simulated time it takes, which shows the
+    /// skew the quantum allows between the cores.
+    ping_pong_simulated_us: f64,
+    ping_pong_host_s: f64,
+    /// Both cores busy with CRC-32 at once: host time, which shows what the quantum costs.
+    both_busy_host_s: f64,
 }
 
-fn machine() -> Result<(Machine, wb_machine::loader::LoadedImage, wb_machine::loader::LoadedImage)> {
+fn machine() -> Result<(
+    Machine,
+    wb_machine::loader::LoadedImage,
+    wb_machine::loader::LoadedImage,
+)> {
     let config = Config {
-        clocks: Box::new(FixedClocks { cpu1_hz: 64_000_000, cpu2_hz: 32_000_000 }),
+        clocks: Box::new(FixedClocks {
+            cpu1_hz: 64_000_000,
+            cpu2_hz: 32_000_000,
+        }),
         ..Config::default()
     };
     let mut m = Machine::new(config)?;
     let i1 = m.load_elf_bytes("cpu1", wb_firmware::CPU1_TESTS)?;
     let i2 = m.load_elf_bytes("cpu2", wb_firmware::CPU2_TESTS)?;
-    m.set_boot(wb_firmware::CPU1_TESTS_VECTORS, Some(wb_firmware::CPU2_TESTS_VECTORS));
+    m.set_boot(
+        wb_firmware::CPU1_TESTS_VECTORS,
+        Some(wb_firmware::CPU2_TESTS_VECTORS),
+    );
     m.reset(ResetKind::PowerOn);
     Ok((m, i1, i2))
 }
 
 fn sym(img: &wb_machine::loader::LoadedImage, name: &str) -> Result<u32> {
-    img.symbol(name).map(|a| a & !1).ok_or_else(|| anyhow::anyhow!("test image lacks {name}"))
+    img.symbol(name)
+        .map(|a| a & !1)
+        .ok_or_else(|| anyhow::anyhow!("test image lacks {name}"))
+}
+
+/// Host seconds for both cores running `bench_crc(rounds)` at the same time with quantum `q_ns`.
+fn both_busy(q_ns: u64, rounds: u32) -> Result<f64> {
+    let (mut m, i1, i2) = machine()?;
+    m.set_quantum(q_ns * 1000);
+    for (id, img) in [(CoreId::Cpu1, &i1), (CoreId::Cpu2, &i2)] {
+        let main = sym(img, "app_main")?;
+        m.set_breakpoints(id, &[main]);
+        ensure!(
+            m.run_until(1_000_000_000_000) == Exit::Breakpoint(id, main),
+            "{id} did not start"
+        );
+        m.set_breakpoints(id, &[]);
+        m.hold(id);
+    }
+    for (id, img) in [(CoreId::Cpu1, &i1), (CoreId::Cpu2, &i2)] {
+        let (f, done) = (sym(img, "bench_crc")?, sym(img, "call_done")?);
+        let c = m.core_mut(id);
+        c.set_reg(RegisterARM::R0, rounds);
+        c.set_reg(RegisterARM::LR, done | 1);
+        c.set_reg(RegisterARM::PC, f);
+        c.state_mut().run = wb_machine::RunState::Running;
+        m.set_breakpoints(id, &[done]);
+    }
+    let t = Instant::now();
+    for _ in 0..2 {
+        match m.run_until(u64::MAX / 2) {
+            Exit::Breakpoint(id, _) => m.hold(id),
+            other => anyhow::bail!("both-busy run ended with {other:?}"),
+        }
+    }
+    Ok(t.elapsed().as_secs_f64())
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for id in CoreId::ALL {
-        for (workload, func, arg) in [("tight loop", "case_bench_loop", a.loop_iterations), ("crc32 (compiled)", "bench_crc", a.crc_rounds)] {
+        for (workload, func, arg) in [
+            ("tight loop", "case_bench_loop", a.loop_iterations),
+            ("crc32 (compiled)", "bench_crc", a.crc_rounds),
+        ] {
             let (mut m, i1, i2) = machine()?;
             let img = if id == CoreId::Cpu1 { &i1 } else { &i2 };
             m.hold(id.other());
             let main = sym(img, "app_main")?;
             m.set_breakpoints(id, &[main]);
-            ensure!(m.run_until(1_000_000_000_000) == Exit::Breakpoint(id, main), "{id} did not start");
+            ensure!(
+                m.run_until(1_000_000_000_000) == Exit::Breakpoint(id, main),
+                "{id} did not start"
+            );
             let (f, done) = (sym(img, func)?, sym(img, "call_done")?);
             m.core_mut(id).set_reg(RegisterARM::R0, arg);
             m.core_mut(id).set_reg(RegisterARM::LR, done | 1);
@@ -83,11 +144,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let t = Instant::now();
             let exit = m.run_until(u64::MAX / 2);
             let host_s = t.elapsed().as_secs_f64();
-            ensure!(exit == Exit::Breakpoint(id, done), "{func} on {id} ended with {exit:?}");
+            ensure!(
+                exit == Exit::Breakpoint(id, done),
+                "{func} on {id} ended with {exit:?}"
+            );
             let after = m.stats(id);
             let t = Instant::now();
-            wb_machine::raw::call(&m, id, f, &[arg], done)?;
+            wb_machine::raw::call(&m, id, f, &[arg], done, false)?;
             let raw_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            wb_machine::raw::call(&m, id, f, &[arg], done, true)?;
+            let empty_hook_s = t.elapsed().as_secs_f64();
             let insns = after.insns - before.insns;
             let cycles = after.cycles - before.cycles;
             rows.push(Row {
@@ -100,6 +167,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 mcycles_per_s: cycles as f64 / host_s / 1e6,
                 raw_unicorn_s: raw_s,
                 ratio_to_raw: raw_s / host_s,
+                empty_hook_ratio_to_raw: raw_s / empty_hook_s,
                 real_time_multiple: (cycles as f64 / after.hz as f64) / host_s,
             });
         }
@@ -110,23 +178,59 @@ pub fn run(a: Args) -> Result<ExitCode> {
         m.set_quantum(q * 1000);
         let t = Instant::now();
         let exit = m.run_until(1_000_000_000_000);
-        ensure!(matches!(exit, Exit::Bkpt(CoreId::Cpu1, _)), "demo ended with {exit:?}");
-        quanta.push(QuantumRow { quantum_ns: q, host_s: t.elapsed().as_secs_f64(), simulated_us: m.now() as f64 / 1e6 });
+        ensure!(
+            matches!(exit, Exit::Bkpt(CoreId::Cpu1, _)),
+            "demo ended with {exit:?}"
+        );
+        let ping_pong_host_s = t.elapsed().as_secs_f64();
+        let ping_pong_simulated_us = m.now() as f64 / 1e6;
+        quanta.push(QuantumRow {
+            quantum_ns: q,
+            ping_pong_simulated_us,
+            ping_pong_host_s,
+            both_busy_host_s: both_busy(q, a.crc_rounds / 4)?,
+        });
     }
     if a.json {
-        println!("{}", serde_json::json!({ "workloads": rows, "quanta": quanta }));
+        println!(
+            "{}",
+            serde_json::json!({ "workloads": rows, "quanta": quanta })
+        );
     } else {
-        println!("{:<5} {:<17} {:>12} {:>8} {:>9} {:>11} {:>12} {:>10}", "core", "workload", "instructions", "MIPS", "Mcyc/s", "raw ratio", "x real time", "host s");
+        println!(
+            "{:<5} {:<17} {:>12} {:>8} {:>9} {:>10} {:>11} {:>12} {:>8}",
+            "core",
+            "workload",
+            "instructions",
+            "MIPS",
+            "Mcyc/s",
+            "raw ratio",
+            "empty hook",
+            "x real time",
+            "host s"
+        );
         for r in &rows {
             println!(
-                "{:<5} {:<17} {:>12} {:>8.1} {:>9.1} {:>11.3} {:>12.2} {:>10.3}",
-                r.core, r.workload, r.instructions, r.mips, r.mcycles_per_s, r.ratio_to_raw, r.real_time_multiple, r.host_s
+                "{:<5} {:<17} {:>12} {:>8.1} {:>9.1} {:>10.3} {:>11.3} {:>12.2} {:>8.3}",
+                r.core,
+                r.workload,
+                r.instructions,
+                r.mips,
+                r.mcycles_per_s,
+                r.ratio_to_raw,
+                r.empty_hook_ratio_to_raw,
+                r.real_time_multiple,
+                r.host_s
             );
         }
-        println!("(raw ratio = time of hook-less unicorn / time of the machine, same code, same process)");
-        println!("two-core SRAM2a demo by lock-step quantum:");
+        println!("(raw ratio = time of hook-less unicorn / time of the machine, same code, same process;");
+        println!(" empty hook = the same ratio for hook-less unicorn plus one empty block hook: the ceiling of per-block accounting)");
+        println!("lock-step quantum: ping-pong simulated time (skew) and both-cores-busy host time (cost):");
         for q in &quanta {
-            println!("  quantum {:>7} ns: {:.4} host s for {:.1} simulated us", q.quantum_ns, q.host_s, q.simulated_us);
+            println!(
+                "  quantum {:>7} ns: ping-pong {:>7.1} simulated us in {:.4} host s; both busy {:.3} host s",
+                q.quantum_ns, q.ping_pong_simulated_us, q.ping_pong_host_s, q.both_busy_host_s
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

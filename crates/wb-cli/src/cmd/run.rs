@@ -45,8 +45,11 @@ pub struct Args {
 
 fn parse_addr(s: &str) -> Result<u32, String> {
     let t = s.trim_start_matches("0x").trim_start_matches("0X");
-    u32::from_str_radix(&t.replace('_', ""), if t.len() != s.len() { 16 } else { 10 })
-        .map_err(|e| format!("{s}: not an address ({e})"))
+    u32::from_str_radix(
+        &t.replace('_', ""),
+        if t.len() != s.len() { 16 } else { 10 },
+    )
+    .map_err(|e| format!("{s}: not an address ({e})"))
 }
 
 #[derive(Serialize)]
@@ -76,17 +79,24 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .filter(|(x, y)| *x > 0 && *y > 0)
         .with_context(|| format!("--mhz {}: expected two frequencies like 64,32", a.mhz))?;
     let config = Config {
-        clocks: Box::new(FixedClocks { cpu1_hz: mhz1 * 1_000_000, cpu2_hz: mhz2 * 1_000_000 }),
+        clocks: Box::new(FixedClocks {
+            cpu1_hz: mhz1 * 1_000_000,
+            cpu2_hz: mhz2 * 1_000_000,
+        }),
         quantum: a.quantum_ns.max(1) * 1000,
         ..Config::default()
     };
     let mut m = Machine::new(config).context("creating the machine")?;
-    let lowest = |img: &wb_machine::loader::LoadedImage| img.ranges.iter().map(|r| r.0).min().unwrap_or(0);
+    let lowest =
+        |img: &wb_machine::loader::LoadedImage| img.ranges.iter().map(|r| r.0).min().unwrap_or(0);
     let (v1, v2) = match (&a.cpu1, &a.cpu2) {
         (None, None) => {
             m.load_elf_bytes("built-in cpu1 demo", wb_firmware::CPU1_TESTS)?;
             m.load_elf_bytes("built-in cpu2 demo", wb_firmware::CPU2_TESTS)?;
-            (wb_firmware::CPU1_TESTS_VECTORS, Some(wb_firmware::CPU2_TESTS_VECTORS))
+            (
+                wb_firmware::CPU1_TESTS_VECTORS,
+                Some(wb_firmware::CPU2_TESTS_VECTORS),
+            )
         }
         (c1, c2) => {
             let v1 = match c1 {
@@ -129,8 +139,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("exit: {}   simulated time: {:.3} us", report.exit, report.simulated_us);
-        println!("{:<5} {:>7} {:>14} {:>14} {:>14} {:>12}  {}", "core", "MHz", "instructions", "cycles", "idle cycles", "pc", "state");
+        println!(
+            "exit: {}   simulated time: {:.3} us",
+            report.exit, report.simulated_us
+        );
+        println!(
+            "{:<5} {:>7} {:>14} {:>14} {:>14} {:>12}  state",
+            "core", "MHz", "instructions", "cycles", "idle cycles", "pc"
+        );
         for c in &report.cores {
             println!(
                 "{:<5} {:>7.1} {:>14} {:>14} {:>14} {:>12}  {}",
@@ -139,7 +155,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         if a.cpu1.is_none() && a.cpu2.is_none() {
             let sum = m.read_u32(0x2003_0010).unwrap_or(0);
-            println!("demo: 64 SRAM2a request/response rounds between the cores, checksum {sum:#010x}");
+            println!(
+                "demo: 64 SRAM2a request/response rounds between the cores, checksum {sum:#010x}"
+            );
         }
     }
     Ok(match exit {
