@@ -9,6 +9,8 @@
 
 use core::fmt;
 
+pub mod flash;
+
 /// Simulated time in picoseconds since power-on.
 pub type Picos = u64;
 
@@ -101,8 +103,10 @@ pub type BusResult<T> = Result<T, BusError>;
 pub enum ResetKind {
     /// Power-on (or brown-out) reset: everything volatile starts from its reset value.
     PowerOn,
-    /// System reset (SYSRESETREQ, option-byte load, watchdog, pin).
+    /// System reset (SYSRESETREQ, watchdog, pin).
     System,
+    /// The system reset OBL_LAUNCH causes: also reloads the option bytes.
+    OptionLoad,
 }
 
 /// A memory-mapped peripheral.
