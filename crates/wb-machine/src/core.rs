@@ -15,6 +15,7 @@ use unicorn_engine::{
     uc_emu_stop, uc_engine, uc_error, uc_hook, uc_hook_add, uc_reg_read, RegisterARM, TlbEntry,
     Unicorn,
 };
+use wb_periph::flash::Ecc;
 use wb_periph::{Access, CoreId, Width};
 
 use crate::bus::Shared;
@@ -22,6 +23,7 @@ use crate::clock::CycleDomain;
 use crate::memory::{self, Memories, Region};
 use crate::scs::Scs;
 use crate::timing::{block_cost, BlockCost, BlockEnd, CoreKind, CycleTable};
+use crate::view::{self, Hole, View, PORT_SIZE, READ_PORT, WRITE_PORT};
 
 /// Unicorn's ARM exception numbers (qemu `target/arm/cpu.h`), as the interrupt hook sees them.
 mod excp {
@@ -50,6 +52,8 @@ pub enum Stop {
     /// YIELD: a hint, execution simply continues.
     Yield,
     Breakpoint,
+    /// The core reached for flash while a program/erase operation runs: it stalls.
+    FlashStall,
     Fault(Fault),
 }
 
@@ -193,6 +197,30 @@ pub struct FlashWaits {
     pub literal: u32,
 }
 
+impl FlashWaits {
+    /// The wait states FLASH_ACR (CPU1) or C2ACR (CPU2, with ACR's LATENCY) give a core.
+    ///
+    /// Choices (shared/reference/timing.md §3.3): a branch pays LATENCY for its first 64-bit
+    /// line; the I-cache is taken to hit always when enabled (RM0434: hits insert no delay;
+    /// the ART claims 0-wait-state performance), so ICEN removes that cost; prefetch (PRFTEN)
+    /// hides the following sequential lines; CPU1's D-cache (DCEN) hides literal-pool loads,
+    /// CPU2 has none. CPU2 pays the same count in its own cycles (how it sees HCLK4 wait
+    /// states is not documented).
+    pub fn from_acr(acr: u32, core: CoreId) -> FlashWaits {
+        use wb_periph::flash::acr;
+        let latency = acr & acr::LATENCY;
+        let unless = |bit: u32| if acr & bit != 0 { 0 } else { latency };
+        FlashWaits {
+            first_line: unless(acr::ICEN),
+            next_line: unless(acr::PRFTEN),
+            literal: match core {
+                CoreId::Cpu1 => unless(acr::DCEN),
+                CoreId::Cpu2 => latency,
+            },
+        }
+    }
+}
+
 /// Where the boot alias at 0x0000_0000 points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootAlias {
@@ -234,6 +262,8 @@ pub struct CoreState {
     pub boot_alias: BootAlias,
     /// `boot_alias.region()`, kept at hand for the block hook (set when the alias is mapped).
     alias: Region,
+    /// What the TLB fill hook lets this core reach (secure areas, flash busy, ECC pages).
+    pub(crate) view: View,
     /// Translated-block count (for statistics).
     pub blocks: u64,
     /// End of the current slice, in core cycles.
@@ -272,6 +302,24 @@ impl CoreState {
         if waits != self.waits {
             self.waits = waits;
             self.cache.clear();
+        }
+    }
+
+    fn access(&self, size: usize) -> Access {
+        Access {
+            core: self.id,
+            width: Width::from_bytes(size).unwrap_or(Width::Word),
+            now: self.now(),
+        }
+    }
+
+    /// The bus stalls this core until the running flash operation ends; the operation is then
+    /// complete (its effect lands now, at the time this core has reached).
+    fn wait_for_flash(&mut self, sh: &mut Shared) {
+        if let Some(t) = sh.flash.busy_until() {
+            self.cycles = self.cycles.max(self.domain.cycles_at(t));
+            let (flash, mut mem) = sh.flash_parts();
+            flash.complete(&mut mem);
         }
     }
 
@@ -363,9 +411,12 @@ impl CoreState {
     /// The block hook's slow path, taken once `cycles >= deadline`: whether the engine must
     /// stop before the next block, and why.
     #[cold]
-    fn must_stop(&mut self, uc: *mut uc_engine) -> bool {
+    fn must_stop(&mut self, uc: *mut uc_engine, addr: u32) -> bool {
         let stop = if self.cycles >= self.budget {
             Some(Stop::Budget)
+        } else if self.view.flash_busy && memory::FLASH.contains(self.physical(addr)) {
+            // Fetching from flash while it is programmed or erased stalls the core.
+            Some(Stop::FlashStall)
         } else if self.scs.attention
             || self.scs.reset_request
             || (self.watch_masks && masks_open(&self.scs, uc))
@@ -391,7 +442,7 @@ impl CoreState {
         if cycles >= self.deadline {
             self.cycles = cycles;
             self.taken_extra = 0;
-            if self.must_stop(uc) {
+            if self.must_stop(uc, addr) {
                 return false;
             }
         }
@@ -508,6 +559,7 @@ impl Core {
             waits: FlashWaits::default(),
             boot_alias,
             alias: boot_alias.region(),
+            view: View::default(),
             blocks: 0,
             budget: 0,
             deadline: 0,
@@ -630,20 +682,28 @@ impl Core {
         let fault_types = HookType::MEM_UNMAPPED | HookType::MEM_PROT;
         self.uc
             .add_mem_hook(fault_types, 1, 0, |uc, ty, addr, _size, _value| {
-                uc.get_data_mut().fault_addr = Some((ty, addr as u32));
+                let st = uc.get_data_mut();
+                match view::decode_hole(addr as u32) {
+                    Some(Hole::Stall) => st.stop = Some(Stop::FlashStall),
+                    Some(Hole::Denied(a)) => st.fault_addr = Some((ty, a)),
+                    None => st.fault_addr = Some((ty, addr as u32)),
+                }
                 false
             })
             .map_err(uc_err("the fault hook"))?;
-        // Identity translation; the per-core view (secure areas) decides permissions here.
+        // The per-core view decides where each page goes (see `view`).
         self.uc
-            .add_tlb_hook(1, 0, |_uc, addr, _ty| {
+            .add_tlb_hook(1, 0, |uc, addr, ty| {
+                let st = uc.get_data();
+                let (paddr, perms) = st.view.translate(st.physical(addr as u32), ty);
                 Some(TlbEntry {
-                    paddr: addr,
-                    perms: Prot::ALL,
+                    paddr: paddr as u64,
+                    perms,
                 })
             })
             .map_err(uc_err("the TLB hook"))?;
         self.map_scs()?;
+        self.map_flash()?;
         Ok(())
     }
 
@@ -698,6 +758,87 @@ impl Core {
                 .map_err(uc_err("to map the system control space"))?;
         }
         Ok(())
+    }
+
+    /// The flash controller's registers, and the ports the view sends flash stores and
+    /// ECC-checked reads to.
+    fn map_flash(&mut self) -> Result<(), EngineError> {
+        self.uc
+            .mmio_map(
+                FLASH_REGS as u64,
+                0x400,
+                Some(|uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
+                    let st = uc.get_data_mut();
+                    let r = st
+                        .shared
+                        .borrow_mut()
+                        .flash
+                        .read(off as u32, st.access(size));
+                    bus_result(uc, FLASH_REGS + off as u32, r).unwrap_or(0) as u64
+                }),
+                Some(
+                    |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
+                        let st = uc.get_data_mut();
+                        let shared = st.shared.clone();
+                        let mut sh = shared.borrow_mut();
+                        if sh.flash.register_stall(off as u32, true).is_some() {
+                            st.wait_for_flash(&mut sh);
+                        }
+                        let r = sh.flash.write(off as u32, value as u32, st.access(size));
+                        drop(sh);
+                        st.request_attention();
+                        let _ = bus_result(uc, FLASH_REGS + off as u32, r);
+                    },
+                ),
+            )
+            .map_err(uc_err("to map the flash registers"))?;
+        self.uc
+            .mmio_map(
+                WRITE_PORT as u64,
+                PORT_SIZE as u64,
+                None::<fn(&mut Unicorn<'_, CoreState>, u64, usize) -> u64>,
+                Some(
+                    |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
+                        let st = uc.get_data_mut();
+                        let shared = st.shared.clone();
+                        let mut sh = shared.borrow_mut();
+                        st.wait_for_flash(&mut sh);
+                        let access = st.access(size);
+                        let (flash, mut mem) = sh.flash_parts();
+                        flash.program_write(off as u32, value as u32, access, &mut mem);
+                        drop(sh);
+                        st.request_attention();
+                    },
+                ),
+            )
+            .map_err(uc_err("to map the flash write port"))?;
+        self.uc
+            .mmio_map(
+                READ_PORT as u64,
+                PORT_SIZE as u64,
+                Some(|uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
+                    let st = uc.get_data_mut();
+                    let (off, core) = (off as u32, st.id);
+                    let shared = st.shared.clone();
+                    let mut sh = shared.borrow_mut();
+                    let mut uncorrectable = false;
+                    for dw in [off & !7, (off + size as u32 - 1) & !7] {
+                        uncorrectable |= sh.flash.ecc_read(dw, core) == Some(Ecc::Uncorrectable);
+                    }
+                    let (_, mem) = sh.flash_parts();
+                    let mut bytes = [0u8; 8];
+                    bytes[..size].copy_from_slice(&mem.main[off as usize..off as usize + size]);
+                    drop(sh);
+                    if uncorrectable {
+                        // ECCD: NMI on the reading core.
+                        st.scs.set_pending(crate::scs::exc::NMI, true);
+                    }
+                    st.request_attention();
+                    u64::from_le_bytes(bytes)
+                }),
+                None::<fn(&mut Unicorn<'_, CoreState>, u64, usize, u64)>,
+            )
+            .map_err(uc_err("to map the flash read port"))
     }
 
     /// Map a peripheral window (already added to the shared bus at `index`).
@@ -769,11 +910,19 @@ impl Core {
         let old = std::mem::take(&mut self.breakpoints);
         self.breakpoints = addrs.iter().map(|a| (*a & !1) as u64).collect();
         let _ = self.uc.ctl_set_exits(&self.breakpoints);
-        // Exits are decided at translation time: retranslate around old and new ones.
-        for a in old.iter().chain(self.breakpoints.clone().iter()) {
-            let _ = self
-                .uc
-                .ctl_remove_cache(a.saturating_sub(MAX_BLOCK_BYTES as u64), a + 4);
+        // Exits are decided at translation time: retranslate the blocks that may hold old and
+        // new ones. Unicorn resolves each range through its first page only, so go page by
+        // page (a page outside memory would make it skip the whole range).
+        const PAGE: u64 = 0x400;
+        for &a in old.iter().chain(self.breakpoints.clone().iter()) {
+            let lo = a.saturating_sub(MAX_BLOCK_BYTES as u64);
+            let mut page = lo & !(PAGE - 1);
+            while page <= a {
+                let _ = self
+                    .uc
+                    .ctl_remove_cache(page.max(lo), (page + PAGE).min(a + 4));
+                page += PAGE;
+            }
         }
     }
 
@@ -782,11 +931,13 @@ impl Core {
         {
             let st = self.uc.get_data_mut();
             st.budget = budget;
-            st.deadline = if st.scs.attention || st.scs.reset_request || st.watch_masks {
-                0
-            } else {
-                budget
-            };
+            st.deadline =
+                if st.scs.attention || st.scs.reset_request || st.watch_masks || st.view.flash_busy
+                {
+                    0
+                } else {
+                    budget
+                };
             st.stop = None;
             st.fault_addr = None;
         }
@@ -836,7 +987,16 @@ impl Core {
         self.uc.get_data_mut().invalidate(start, end);
     }
 
+    /// Install a new view of memory (flushing the TLB when it changed).
+    pub(crate) fn set_view(&mut self, view: View) {
+        if self.state().view != view {
+            self.state_mut().view = view;
+            let _ = self.uc.ctl_flush_tlb();
+        }
+    }
+
     pub fn flush_all_code(&mut self) {
+        let _ = self.uc.ctl_flush_tlb();
         let _ = self.uc.ctl_flush_tb();
         self.uc.get_data_mut().cache.clear();
     }
@@ -846,6 +1006,26 @@ impl Core {
     pub(crate) fn rebuild_flags(&mut self) {
         let nzcv = self.reg(RegisterARM::APSR) & 0xF000_0000;
         self.set_reg(RegisterARM::APSR_NZCV, nzcv);
+    }
+}
+
+/// The flash controller's register window.
+const FLASH_REGS: u32 = 0x5800_4000;
+
+/// A refused register access becomes a bus fault of the core that made it.
+fn bus_result<T>(
+    uc: &mut Unicorn<'_, CoreState>,
+    addr: u32,
+    r: Result<T, wb_periph::BusError>,
+) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            trace!(target: "wb::bus", ?e, addr = format_args!("{addr:#010x}"), "access refused");
+            uc.get_data_mut().stop = Some(Stop::Fault(Fault::Peripheral { addr }));
+            let _ = uc.emu_stop();
+            None
+        }
     }
 }
 

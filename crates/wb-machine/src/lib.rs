@@ -17,6 +17,7 @@ pub mod memory;
 pub mod raw;
 pub mod scs;
 pub mod timing;
+pub mod view;
 
 pub use crate::bus::IrqRoute;
 pub use crate::clock::{ClockTree, FixedClocks, ResetClocks};

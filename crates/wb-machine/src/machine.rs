@@ -9,14 +9,19 @@ use tracing::debug;
 use unicorn_engine::RegisterARM;
 use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
 
+use crate::bus::FlashBuffers;
 use crate::bus::{IrqRoute, Mapped, Shared};
 use crate::clock::{ClockTree, ResetClocks};
+use crate::core::FlashWaits;
 use crate::core::{BootAlias, Core, CoreState, EngineError, Fault, RunState, Stop};
 use crate::exception::fp_reg;
 use crate::loader::{self, LoadError, LoadedImage};
+use crate::memory;
 use crate::memory::{EngineeringBytes, Memories};
 use crate::scs::{exc, Scs, SCR_SEVONPEND};
 use crate::timing::is_wide;
+use crate::view::View;
+use wb_periph::flash::{Ecc, Flash, OptionBytes};
 
 /// How the machine is built.
 pub struct Config {
@@ -30,6 +35,8 @@ pub struct Config {
     pub cpu2_boot: Option<u32>,
     /// Vector table CPU1 boots from (0: the boot alias).
     pub cpu1_boot: u32,
+    /// Option bytes written into the option-byte area of a new machine.
+    pub option_bytes: OptionBytes,
 }
 
 /// Default quantum: 10 us of simulated time (640 CPU1 cycles at 64 MHz). `wbemu bench`: with
@@ -46,6 +53,7 @@ impl Default for Config {
             boot_alias: BootAlias::Flash,
             cpu2_boot: None,
             cpu1_boot: 0,
+            option_bytes: OptionBytes::default(),
         }
     }
 }
@@ -97,7 +105,11 @@ pub struct Machine {
     config: Config,
     now: Picos,
     trace: u64,
+    /// What the cores' views were last computed from (see `sync_flash`).
+    flash_key: Option<FlashKey>,
 }
+
+type FlashKey = (bool, OptionBytes, [u32; 2], usize);
 
 impl std::fmt::Debug for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,7 +139,10 @@ pub enum MachineError {
 impl Machine {
     pub fn new(config: Config) -> Result<Machine, MachineError> {
         let mut mem = Memories::new(&config.engineering);
-        let shared = Rc::new(RefCell::new(Shared::default()));
+        config
+            .option_bytes
+            .store(mem.region_mut(memory::OPTION_BYTES));
+        let shared = Rc::new(RefCell::new(Shared::new(FlashBuffers::of(&mut mem))));
         let hz = |c| config.clocks.core_hz(c);
         let cpu1 = Core::new(
             CoreId::Cpu1,
@@ -150,6 +165,7 @@ impl Machine {
             config,
             now: 0,
             trace: 0xcbf2_9ce4_8422_2325,
+            flash_key: None,
         };
         m.reset(ResetKind::PowerOn);
         Ok(m)
@@ -324,6 +340,82 @@ impl Machine {
         for c in &mut self.cores {
             c.flush_all_code();
         }
+        self.sync_flash();
+    }
+
+    /// Bring the cores up to date with the flash controller: code that changed is
+    /// retranslated, views follow the option bytes and the busy state, wait states follow
+    /// FLASH_ACR, and OBL_LAUNCH resets the system.
+    fn sync_flash(&mut self) {
+        let mut sh = self.shared.borrow_mut();
+        let changed = sh.flash.take_changed();
+        let obl_launch = sh.flash.take_obl_launch();
+        let busy = sh.flash.busy_until().is_some();
+        let options = *sh.flash.options();
+        let acr = CoreId::ALL.map(|c| sh.flash.acr(c));
+        let key = (busy, options, acr, sh.flash.ecc_errors().len());
+        let views = (self.flash_key != Some(key)).then(|| {
+            let mut ecc_pages: Vec<u32> = sh
+                .flash
+                .ecc_errors()
+                .keys()
+                .map(|dw| (dw * 8) >> 10)
+                .collect();
+            ecc_pages.dedup();
+            CoreId::ALL.map(|c| View::new(c, &options, busy, ecc_pages.clone()))
+        });
+        drop(sh);
+        for (start, end) in changed {
+            for c in &mut self.cores {
+                c.invalidate_code(memory::FLASH.base + start, memory::FLASH.base + end);
+            }
+        }
+        if let Some(views) = views {
+            self.flash_key = Some(key);
+            for ((c, view), acr) in self.cores.iter_mut().zip(views).zip(acr) {
+                c.set_view(view);
+                let id = c.id;
+                c.state_mut().set_flash_waits(FlashWaits::from_acr(acr, id));
+            }
+        }
+        if obl_launch {
+            self.reset(ResetKind::OptionLoad);
+        }
+    }
+
+    /// Look at the flash controller (registers, option bytes, ECC state, log).
+    pub fn with_flash<R>(&self, f: impl FnOnce(&Flash) -> R) -> R {
+        f(&self.shared.borrow().flash)
+    }
+
+    /// Give the double-word at flash address `addr` an ECC error (as a worn or disturbed cell
+    /// would); reads of it then raise ECCC or ECCD.
+    pub fn inject_ecc(&mut self, addr: u32, ecc: Ecc) {
+        self.shared
+            .borrow_mut()
+            .flash
+            .inject_ecc(addr - memory::FLASH.base, ecc);
+        self.sync_flash();
+    }
+
+    /// Cut the power now: an operation in progress is torn (`seed` picks how), volatile memory
+    /// is lost, and the chip comes back with a power-on reset from what persisted. Returns the
+    /// sequence number of the torn operation, if any.
+    pub fn cut_power(&mut self, seed: u64) -> Option<u64> {
+        let torn = {
+            let mut sh = self.shared.borrow_mut();
+            let now = self.now;
+            let (flash, mut mem) = sh.flash_parts();
+            flash.tear(now, seed, &mut mem)
+        };
+        debug!(target: "wb::machine", now = self.now, ?torn, "power cut");
+        self.reset(ResetKind::PowerOn);
+        torn
+    }
+
+    /// The log of every flash operation since the machine was built.
+    pub fn flash_log(&self) -> Vec<wb_periph::flash::OpRecord> {
+        self.shared.borrow().flash.log().to_vec()
     }
 
     /// Run until `limit` (global time in picoseconds) or an exit.
@@ -372,6 +464,7 @@ impl Machine {
             }
             self.now = end;
             self.shared.borrow_mut().advance(self.now);
+            self.sync_flash();
         }
     }
 
@@ -422,6 +515,7 @@ impl Machine {
             if let Some(exit) = self.handle_stop(i, stop) {
                 return Some(exit);
             }
+            self.sync_flash();
             // The core may have armed a timer or woken the other core: the quantum ends no
             // later than that.
             if self.may_wake(1 - i) {
@@ -461,6 +555,7 @@ impl Machine {
             Stop::Yield => 8,
             Stop::Breakpoint => 9,
             Stop::Fault(_) => 10,
+            Stop::FlashStall => 11,
         };
         for v in [i as u64, c.pc() as u64, st.cycles, st.insns, code] {
             self.trace = (self.trace ^ v).wrapping_mul(0x100_0000_01b3);
@@ -473,6 +568,14 @@ impl Machine {
         let pc = core.pc();
         let result = match stop {
             Stop::Budget | Stop::Attention | Stop::Yield => Ok(()),
+            Stop::FlashStall => {
+                // Stalled on the bus until the operation ends (then the access is retried).
+                if let Some(t) = self.shared.borrow().flash.busy_until() {
+                    let st = core.state_mut();
+                    st.cycles = st.cycles.max(st.domain.cycles_at(t));
+                }
+                Ok(())
+            }
             Stop::Svc => core.take_sync(exc::SVCALL, pc),
             Stop::Bkpt => return Some(Exit::Bkpt(id, pc)),
             Stop::Breakpoint => return Some(Exit::Breakpoint(id, pc)),
@@ -592,6 +695,8 @@ impl Machine {
         for (c, s) in self.cores.iter_mut().zip(&snap.cores) {
             s.apply(c, &mut self.mem);
         }
+        self.flash_key = None;
+        self.sync_flash();
     }
 }
 

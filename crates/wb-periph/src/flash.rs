@@ -596,6 +596,11 @@ impl Flash {
         &self.ecc
     }
 
+    /// FLASH_ECCR as software would read it.
+    pub fn eccr(&self) -> u32 {
+        self.eccr
+    }
+
     /// Mark a double-word (by main-array offset) as holding an ECC error.
     pub fn inject_ecc(&mut self, offset: u32, ecc: Ecc) {
         self.ecc.insert(offset / DOUBLE_WORD, ecc);
@@ -662,6 +667,11 @@ impl Flash {
     pub fn tear(&mut self, now: Picos, seed: u64, mem: &mut FlashMem) -> Option<u64> {
         let op = self.running.take()?;
         let mut rng = SplitMix(seed);
+        if op.end.is_none() {
+            // Suspended, never started: nothing was touched.
+            self.record_end(op.seq, now, Outcome::Torn);
+            return Some(op.seq);
+        }
         match &op.kind {
             OpKind::Program { offset, data } => match rng.next() % 3 {
                 0 => {}
@@ -1069,7 +1079,11 @@ impl Flash {
             return;
         }
         let mode = c & (cr::PG | cr::FSTPG | cr::PER | cr::MER);
-        if mode == cr::PG {
+        let starting = self.latch[j].is_none() && self.row[j].is_none();
+        if starting && self.status[j] & sr::PROG_ERRORS != 0 {
+            // A new double-word (or row) while an error is still flagged: a sequence error.
+            self.refuse(core, j, "program", addr, sr::PGSERR, a.now);
+        } else if mode == cr::PG {
             self.program_word(core, j, offset, value, a.now, mem);
         } else if mode == cr::FSTPG {
             self.fast_word(core, j, offset, value, a.now, mem);
@@ -1433,8 +1447,8 @@ mod tests {
         assert_eq!(r.dw(0), 0x1234);
         assert_eq!(r.program(Cpu1, 0x0, 0), 0);
         assert_eq!(r.dw(0), 0);
-        // Misaligned first word: PGAERR.
-        assert_eq!(r.program(Cpu1, 0x204, 1), sr::PGAERR);
+        // Misaligned first word: PGAERR (and the second word meets the uncleared error).
+        assert_eq!(r.program(Cpu1, 0x204, 1), sr::PGAERR | sr::PGSERR);
         // Second word elsewhere: PGAERR.
         r.w(Cpu1, reg::CR, cr::PG).unwrap();
         r.store(Cpu1, 0x300, 1);

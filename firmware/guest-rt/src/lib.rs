@@ -2,6 +2,7 @@
 //! `app_main`), default handlers, a panic handler, and volatile helpers.
 #![no_std]
 
+pub mod flash;
 pub mod scenarios;
 
 /// The SRAM2a mailbox of the two-core ping-pong demo.

@@ -188,6 +188,16 @@ extern "C" {
     fn fault_load(addr: u32) -> u32;
 }
 
+/// A load from `addr` through the 16-bit `ldr` at `fault_insn` (a HardFault resumes after
+/// it), logging 2 afterwards.
+#[no_mangle]
+pub extern "C" fn scen_read(addr: u32) -> u32 {
+    start(0);
+    let v = unsafe { fault_load(addr) };
+    log_(2);
+    v
+}
+
 /// A load from nothing: the 16-bit `ldr` at `fault_insn`.
 #[no_mangle]
 pub extern "C" fn scen_fault(lockup: u32) {

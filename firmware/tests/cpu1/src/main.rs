@@ -19,6 +19,10 @@ core::arch::global_asm!(
     ".word scen_systick",
     ".word scen_wfi_periph",
     ".word scen_fault",
+    ".word scen_read",
+    ".word flash_unlock",
+    ".word flash_program",
+    ".word flash_erase",
     ".word bench_crc",
     ".word scen_fp",
 );

@@ -1,0 +1,168 @@
+//! The flash controller through the machine: guest code on both cores programming and erasing
+//! as the HAL does, secure areas in each core's view, stalls, ECC errors and power cuts.
+
+use wb_machine::{Config, CoreId, Exit, FixedClocks};
+use wb_periph::flash::{reg, sr, Ecc, OptionBytes, Outcome};
+use wb_tests::Bench;
+
+use CoreId::{Cpu1, Cpu2};
+
+/// A free page, above both test programs.
+const PAGE: u32 = 0xC0;
+const ADDR: u32 = 0x0800_0000 + PAGE * 4096;
+
+fn config(options: OptionBytes) -> Config {
+    Config {
+        clocks: Box::new(FixedClocks {
+            cpu1_hz: 64_000_000,
+            cpu2_hz: 32_000_000,
+        }),
+        option_bytes: options,
+        ..Config::default()
+    }
+}
+
+fn c2(id: CoreId) -> u32 {
+    (id == Cpu2) as u32
+}
+
+#[test]
+fn guests_program_and_erase_like_the_hal() {
+    for id in CoreId::ALL {
+        let mut b = Bench::new(config(OptionBytes::default()), &[id]);
+        let (cr, _) = b.call(id, "flash_unlock", &[]);
+        assert_eq!(cr & (1 << 31), 0, "{id}: unlocked");
+        let (flags, _) = b.call(
+            id,
+            "flash_program",
+            &[ADDR, 0x1122_3344, 0x5566_7788, c2(id)],
+        );
+        assert_eq!(flags, 0, "{id}");
+        assert_eq!(
+            (b.m.read_u32(ADDR), b.m.read_u32(ADDR + 4)),
+            (Some(0x1122_3344), Some(0x5566_7788))
+        );
+        // Programming a programmed double-word: PROGERR, nothing changes.
+        let (flags, _) = b.call(id, "flash_program", &[ADDR, 0, 1, c2(id)]);
+        assert_eq!(flags, sr::PROGERR, "{id}");
+        assert_eq!(b.m.read_u32(ADDR + 4), Some(0x5566_7788));
+        // Misaligned: PGAERR; the second word then meets the uncleared error: PGSERR.
+        let (flags, _) = b.call(id, "flash_program", &[ADDR + 12, 0, 0, c2(id)]);
+        assert_eq!(flags, sr::PGAERR | sr::PGSERR, "{id}");
+        let (flags, _) = b.call(id, "flash_erase", &[PAGE, c2(id)]);
+        assert_eq!(flags, 0, "{id}");
+        assert_eq!(b.m.read_u32(ADDR), Some(0xFFFF_FFFF));
+        let log = b.m.flash_log();
+        let kinds: Vec<_> = log.iter().map(|r| (r.kind, r.core, r.outcome)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("program", id, Outcome::Done),
+                ("program", id, Outcome::Refused(sr::PROGERR)),
+                ("program", id, Outcome::Refused(sr::PGAERR)),
+                ("program", id, Outcome::Refused(sr::PGSERR)),
+                ("page-erase", id, Outcome::Done),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_core_fetching_from_flash_stalls_during_an_erase() {
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+    b.call(Cpu1, "flash_unlock", &[]);
+    let (flags, cycles) = b.call(Cpu1, "flash_erase", &[PAGE, 0]);
+    assert_eq!(flags, 0);
+    // 22 ms at 64 MHz; the erase loop itself runs from flash, so it waits the whole time.
+    let erase = 22 * 64_000;
+    assert!(
+        (erase..erase + 400).contains(&cycles),
+        "erase took {cycles} cycles"
+    );
+    // The core did not execute its polling loop 1.4 million times: it was stalled.
+    assert!(b.m.stats(Cpu1).insns < 10_000, "{:?}", b.m.stats(Cpu1));
+}
+
+fn secure_options() -> OptionBytes {
+    let mut o = OptionBytes::default();
+    o.set(reg::SFR, 0xF4); // secure flash from page 0xF4, FSD = 0
+                           // SRAM2a secure from 16 KiB (BRSD = 0); SRAM2b (CPU2's RAM here) left open; boot as before.
+    o.set(reg::SRRVR, 0x8000_0000 | (1 << 30) | (16 << 18) | 0x2_0000);
+    o
+}
+
+#[test]
+fn cpu1_is_kept_out_of_secure_flash_and_sram2_and_cpu2_is_not() {
+    let mut b = Bench::new(config(secure_options()), &[Cpu1, Cpu2]);
+    assert!(b.m.poke(0x080F_4000, &0xC0DE_0001u32.to_le_bytes()));
+    assert!(b.m.poke(0x2003_4000, &0xC0DE_0002u32.to_le_bytes()));
+    let insn = b.sym(Cpu1, "fault_insn");
+    for addr in [0x080F_4000u32, 0x2003_4000] {
+        b.call(Cpu1, "scen_read", &[addr]);
+        // CFSR: PRECISERR | BFARVALID; HFSR: FORCED; BFAR; stacked PC; then execution went on.
+        assert_eq!(
+            b.log(Cpu1),
+            vec![(1 << 9) | (1 << 15), 1 << 30, addr, insn, 2],
+            "{addr:#x}"
+        );
+    }
+    b.call(Cpu1, "flash_unlock", &[]);
+    let (flags, _) = b.call(Cpu1, "flash_erase", &[0xF4, 0]);
+    assert_eq!(flags, sr::WRPERR);
+    let (flags, _) = b.call(Cpu1, "flash_program", &[0x080F_4008, 0, 0, 0]);
+    assert_eq!(flags, sr::WRPERR);
+    assert_eq!(b.m.read_u32(0x080F_4000), Some(0xC0DE_0001));
+    // CPU2 reads both and may erase the secure page.
+    assert_eq!(b.call(Cpu2, "scen_read", &[0x080F_4000]).0, 0xC0DE_0001);
+    assert_eq!(b.call(Cpu2, "scen_read", &[0x2003_4000]).0, 0xC0DE_0002);
+    assert_eq!(b.call(Cpu2, "flash_erase", &[0xF4, 1]).0, 0);
+    assert_eq!(b.m.read_u32(0x080F_4000), Some(0xFFFF_FFFF));
+    // Below the boundaries CPU1 reads as usual.
+    assert_eq!(b.call(Cpu1, "scen_read", &[0x2003_3FFC]).0, 0);
+}
+
+#[test]
+fn an_uncorrectable_ecc_error_raises_nmi_on_the_reader() {
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu2]);
+    b.m.inject_ecc(ADDR + 8, Ecc::Uncorrectable);
+    // A neighbour in the same page reads cleanly.
+    assert_eq!(b.call(Cpu2, "scen_read", &[ADDR]).0, 0xFFFF_FFFF);
+    let (_, _, exit) = b.call_exit(Cpu2, "scen_read", &[ADDR + 12], 1_000_000_000);
+    // NMI's vector is the default handler, which stops on BKPT 0xEE.
+    let handler = b.sym(Cpu2, "DefaultHandler");
+    assert!(
+        matches!(exit, Exit::Bkpt(Cpu2, pc) if pc & !1 >= handler && pc < handler + 16),
+        "{exit:?}"
+    );
+    let eccr = b.m.with_flash(|f| f.eccr());
+    assert_eq!(eccr & 0x1_FFFF, (ADDR + 8 - 0x0800_0000) / 8);
+    assert_eq!((eccr >> 31, (eccr >> 26) & 7), (1, 1), "ECCD, read by CPU2");
+}
+
+#[test]
+fn power_cut_during_an_erase_tears_the_page_and_loses_sram() {
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+    b.call(Cpu1, "flash_unlock", &[]);
+    b.call(Cpu1, "flash_program", &[ADDR + 0x800, 0, 0, 0]);
+    assert!(b.m.poke(0x2000_8000, &[0xAB; 4]));
+    // Start the erase and stop half-way through it.
+    let f = b.sym(Cpu1, "flash_erase");
+    let c = b.m.core_mut(Cpu1);
+    c.set_reg(wb_machine::RegisterARM::R0, PAGE);
+    c.set_reg(wb_machine::RegisterARM::R1, 0);
+    c.set_reg(wb_machine::RegisterARM::PC, f);
+    let now = b.m.now();
+    b.m.run_until(now + 11_000_000_000);
+    assert_eq!(b.m.flash_log().last().unwrap().outcome, Outcome::Pending);
+    let seq = b.m.cut_power(5).expect("an operation was running");
+    let rec = b.m.flash_log()[seq as usize - 1].clone();
+    assert_eq!((rec.kind, rec.outcome), ("page-erase", Outcome::Torn));
+    // Part of the page erased, the boundary double-word left with an invalid ECC.
+    let bad: Vec<_> = b.m.with_flash(|f| f.ecc_errors().keys().copied().collect());
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        b.m.read_u32(0x2000_8000),
+        Some(0),
+        "SRAM does not survive a power cut"
+    );
+}
