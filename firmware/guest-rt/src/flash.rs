@@ -71,3 +71,21 @@ pub extern "C" fn flash_erase(page: u32, c2: u32) -> u32 {
     write32(cr, read32(cr) & !(PER | (0xFF << 3)));
     flags
 }
+
+/// Erase `pages` pages from `addr` and program every double-word of them (the benchmark of
+/// `wbemu bench`). Returns the OR of every operation's flags.
+#[no_mangle]
+pub extern "C" fn bench_flash(addr: u32, pages: u32) -> u32 {
+    flash_unlock();
+    let first = (addr - 0x0800_0000) / 4096;
+    let mut flags = 0;
+    for p in 0..pages {
+        flags |= flash_erase(first + p, 0);
+    }
+    let mut a = addr;
+    while a < addr + pages * 4096 {
+        flags |= flash_program(a, a, !a, 0);
+        a += 8;
+    }
+    flags
+}

@@ -46,6 +46,15 @@ struct Row {
     real_time_multiple: f64,
 }
 
+/// Erase and program 64 KiB of flash from CPU1 guest code.
+#[derive(Serialize)]
+struct FlashRow {
+    kib: u32,
+    operations: usize,
+    simulated_s: f64,
+    host_s: f64,
+}
+
 #[derive(Serialize)]
 struct QuantumRow {
     quantum_ns: u64,
@@ -84,6 +93,41 @@ fn sym(img: &wb_machine::loader::LoadedImage, name: &str) -> Result<u32> {
     img.symbol(name)
         .map(|a| a & !1)
         .ok_or_else(|| anyhow::anyhow!("test image lacks {name}"))
+}
+
+fn flash_bench() -> Result<FlashRow> {
+    const PAGES: u32 = 16;
+    let (mut m, i1, _) = machine()?;
+    m.hold(CoreId::Cpu2);
+    let main = sym(&i1, "app_main")?;
+    m.set_breakpoints(CoreId::Cpu1, &[main]);
+    ensure!(
+        m.run_until(1_000_000_000_000) == Exit::Breakpoint(CoreId::Cpu1, main),
+        "cpu1 did not start"
+    );
+    let (f, done) = (sym(&i1, "bench_flash")?, sym(&i1, "call_done")?);
+    let c = m.core_mut(CoreId::Cpu1);
+    c.set_reg(RegisterARM::R0, 0x080C_0000);
+    c.set_reg(RegisterARM::R1, PAGES);
+    c.set_reg(RegisterARM::LR, done | 1);
+    c.set_reg(RegisterARM::PC, f);
+    m.set_breakpoints(CoreId::Cpu1, &[done]);
+    let (t0, ops0) = (m.now(), m.flash_log().len());
+    let t = Instant::now();
+    let exit = m.run_until(u64::MAX / 2);
+    let host_s = t.elapsed().as_secs_f64();
+    ensure!(
+        exit == Exit::Breakpoint(CoreId::Cpu1, done),
+        "flash benchmark ended with {exit:?}"
+    );
+    let flags = m.core(CoreId::Cpu1).reg(RegisterARM::R0);
+    ensure!(flags == 0, "flash benchmark: SR flags {flags:#x}");
+    Ok(FlashRow {
+        kib: PAGES * 4,
+        operations: m.flash_log().len() - ops0,
+        simulated_s: (m.now() - t0) as f64 / 1e12,
+        host_s,
+    })
 }
 
 /// Host seconds for both cores running `bench_crc(rounds)` at the same time with quantum `q_ns`.
@@ -172,6 +216,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             });
         }
     }
+    let flash = flash_bench()?;
     let mut quanta = Vec::new();
     for &q in &a.quanta_ns {
         let (mut m, _, _) = machine()?;
@@ -225,6 +270,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         println!("(raw ratio = time of hook-less unicorn / time of the machine, same code, same process;");
         println!(" empty hook = the same ratio for hook-less unicorn plus one empty block hook: the ceiling of per-block accounting)");
+        println!(
+            "flash: erase + program {} KiB from CPU1 ({} operations): {:.3} s on the chip, {:.3} s on this host",
+            flash.kib, flash.operations, flash.simulated_s, flash.host_s
+        );
         println!("lock-step quantum: ping-pong simulated time (skew) and both-cores-busy host time (cost):");
         for q in &quanta {
             println!(

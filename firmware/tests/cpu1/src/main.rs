@@ -23,6 +23,7 @@ core::arch::global_asm!(
     ".word flash_unlock",
     ".word flash_program",
     ".word flash_erase",
+    ".word bench_flash",
     ".word bench_crc",
     ".word scen_fp",
 );
