@@ -166,3 +166,85 @@ fn power_cut_during_an_erase_tears_the_page_and_loses_sram() {
         "SRAM does not survive a power cut"
     );
 }
+
+/// Three operations from CPU1: program at ADDR, program at ADDR + 8, erase the next page.
+/// Returns how the sequence ended (a power cut stops it).
+fn three_operations(b: &mut Bench) -> Exit {
+    b.call(Cpu1, "flash_unlock", &[]);
+    let calls: [(&str, [u32; 4]); 3] = [
+        ("flash_program", [ADDR, 1, 2, 0]),
+        ("flash_program", [ADDR + 8, 3, 4, 0]),
+        ("flash_erase", [PAGE + 1, 0, 0, 0]),
+    ];
+    for (f, args) in calls {
+        let (_, _, exit) = b.call_exit(Cpu1, f, &args, 1_000_000_000_000);
+        if let Exit::PowerCut(_) = exit {
+            return exit;
+        }
+    }
+    Exit::Limit
+}
+
+fn dw(b: &Bench, addr: u32) -> u64 {
+    let w = |a| b.m.read_u32(a).unwrap() as u64;
+    w(addr) | w(addr + 4) << 32
+}
+
+#[test]
+fn power_cuts_before_during_and_after_each_operation() {
+    use wb_machine::PowerCut;
+    let next_page = ADDR + 4096;
+    for n in 1..=3u64 {
+        for (mode, cut) in [
+            ("before", PowerCut::BeforeOp(n)),
+            ("during", PowerCut::DuringOp(n)),
+            ("after", PowerCut::AfterOp(n)),
+        ] {
+            let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+            assert!(b.m.poke(next_page, &[0u8; 4096]));
+            assert!(b.m.poke(0x2000_8000, &[0xAB; 4]));
+            b.m.arm_power_cut(cut, 11);
+            let exit = three_operations(&mut b);
+            assert_eq!(
+                exit,
+                Exit::PowerCut(if mode == "after" { None } else { Some(n) }),
+                "{mode} {n}"
+            );
+            let log = b.m.flash_log();
+            assert_eq!(log.len() as u64, n, "{mode} {n}: nothing after the cut");
+            let outcome = log[n as usize - 1].outcome;
+            let expected = match mode {
+                "before" => Outcome::Dropped,
+                "during" => Outcome::Torn,
+                _ => Outcome::Done,
+            };
+            assert_eq!(outcome, expected, "{mode} {n}");
+            // Earlier operations are intact.
+            if n > 1 {
+                assert_eq!(dw(&b, ADDR), 2 << 32 | 1, "{mode} {n}");
+            }
+            if n > 2 {
+                assert_eq!(dw(&b, ADDR + 8), 4 << 32 | 3, "{mode} {n}");
+            }
+            let ecc = b.m.with_flash(|f| f.ecc_errors().len());
+            match (mode, n) {
+                ("before", 1) => assert_eq!(dw(&b, ADDR), u64::MAX),
+                ("before", 3) => {
+                    assert!(b.m.peek(next_page, 4096).unwrap().iter().all(|x| *x == 0))
+                }
+                ("after", 3) => assert!(b
+                    .m
+                    .peek(next_page, 4096)
+                    .unwrap()
+                    .iter()
+                    .all(|x| *x == 0xFF)),
+                ("during", 3) => assert_eq!(ecc, 1, "the erase's boundary double-word"),
+                _ => {}
+            }
+            if mode != "during" {
+                assert_eq!(ecc, 0, "{mode} {n}");
+            }
+            assert_eq!(b.m.read_u32(0x2000_8000), Some(0), "{mode} {n}: SRAM lost");
+        }
+    }
+}

@@ -22,6 +22,6 @@ pub mod view;
 pub use crate::bus::IrqRoute;
 pub use crate::clock::{ClockTree, FixedClocks, ResetClocks};
 pub use crate::core::{BootAlias, RunState};
-pub use crate::machine::{Config, CoreStats, Exit, Machine, MachineError, Snapshot};
+pub use crate::machine::{Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot};
 pub use unicorn_engine::RegisterARM;
 pub use wb_periph::{CoreId, Picos};

@@ -21,7 +21,7 @@ use crate::memory::{EngineeringBytes, Memories};
 use crate::scs::{exc, Scs, SCR_SEVONPEND};
 use crate::timing::is_wide;
 use crate::view::View;
-use wb_periph::flash::{Ecc, Flash, OptionBytes};
+use wb_periph::flash::{Ecc, Flash, OptionBytes, Outcome};
 
 /// How the machine is built.
 pub struct Config {
@@ -70,6 +70,22 @@ pub enum Exit {
     Breakpoint(CoreId, u32),
     /// The guest executed BKPT (no debugger: the run stops there).
     Bkpt(CoreId, u32),
+    /// The power cut armed with [`Machine::arm_power_cut`] happened (the machine has already
+    /// powered on again); with the sequence number of the operation it tore or dropped.
+    PowerCut(Option<u64>),
+}
+
+/// When to cut the power (see [`Machine::arm_power_cut`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerCut {
+    /// At this global time.
+    At(Picos),
+    /// When flash operation N is requested, before it has any effect.
+    BeforeOp(u64),
+    /// Half-way through flash operation N: it is torn.
+    DuringOp(u64),
+    /// Right after flash operation N completes.
+    AfterOp(u64),
 }
 
 impl Exit {
@@ -80,6 +96,8 @@ impl Exit {
             Exit::Lockup(c) => format!("{c} locked up"),
             Exit::Breakpoint(c, a) => format!("{c} hit breakpoint at {a:#010x}"),
             Exit::Bkpt(c, a) => format!("{c} executed BKPT at {a:#010x}"),
+            Exit::PowerCut(Some(n)) => format!("power cut during flash operation {n}"),
+            Exit::PowerCut(None) => "power cut".into(),
         }
     }
 }
@@ -107,6 +125,8 @@ pub struct Machine {
     trace: u64,
     /// What the cores' views were last computed from (see `sync_flash`).
     flash_key: Option<FlashKey>,
+    /// An armed power cut and the seed that decides how a torn operation ends.
+    power_cut: Option<(PowerCut, u64)>,
 }
 
 type FlashKey = (bool, OptionBytes, [u32; 2], usize);
@@ -166,6 +186,7 @@ impl Machine {
             now: 0,
             trace: 0xcbf2_9ce4_8422_2325,
             flash_key: None,
+            power_cut: None,
         };
         m.reset(ResetKind::PowerOn);
         Ok(m)
@@ -413,6 +434,56 @@ impl Machine {
         torn
     }
 
+    /// Arm a power cut; `run_until` returns [`Exit::PowerCut`] when it happens. `seed` decides
+    /// how a torn operation ends (see `wb_periph::flash::Flash::tear`).
+    pub fn arm_power_cut(&mut self, cut: PowerCut, seed: u64) {
+        self.power_cut = Some((cut, seed));
+    }
+
+    /// Whether the armed cut is due now; if so, perform it.
+    fn power_cut_due(&mut self) -> Option<Exit> {
+        let (cut, seed) = self.power_cut?;
+        let op = |n: u64| {
+            self.shared
+                .borrow()
+                .flash
+                .log()
+                .get(n as usize - 1)
+                .map(|r| r.outcome)
+        };
+        let due = match cut {
+            PowerCut::At(t) => self.now >= t,
+            PowerCut::BeforeOp(n) => op(n).is_some(),
+            PowerCut::DuringOp(n) => match op(n) {
+                Some(Outcome::Pending) => {
+                    let end = self.shared.borrow().flash.busy_until();
+                    if let Some(end) = end {
+                        let start = self.shared.borrow().flash.log()[n as usize - 1].start;
+                        // Re-arm as a timed cut half-way through.
+                        self.power_cut = Some((PowerCut::At(start + (end - start) / 2), seed));
+                    }
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            },
+            PowerCut::AfterOp(n) => op(n).is_some_and(|o| o != Outcome::Pending),
+        };
+        if !due {
+            return None;
+        }
+        self.power_cut = None;
+        let torn = match cut {
+            PowerCut::BeforeOp(_) => {
+                let dropped = self.shared.borrow_mut().flash.drop_running(self.now);
+                self.reset(ResetKind::PowerOn);
+                dropped
+            }
+            _ => self.cut_power(seed),
+        };
+        Some(Exit::PowerCut(torn))
+    }
+
     /// The log of every flash operation since the machine was built.
     pub fn flash_log(&self) -> Vec<wb_periph::flash::OpRecord> {
         self.shared.borrow().flash.log().to_vec()
@@ -449,6 +520,9 @@ impl Machine {
                     e.map_or(t, |e| t.min(e.max(self.now + 1)))
                 }
             };
+            if let Some((PowerCut::At(t), _)) = self.power_cut {
+                end = end.min(t.max(self.now + 1));
+            }
             for i in 0..2 {
                 if let Some(exit) = self.run_core(i, &mut end) {
                     return exit;
@@ -465,6 +539,9 @@ impl Machine {
             self.now = end;
             self.shared.borrow_mut().advance(self.now);
             self.sync_flash();
+            if let Some(exit) = self.power_cut_due() {
+                return exit;
+            }
         }
     }
 
@@ -516,6 +593,20 @@ impl Machine {
                 return Some(exit);
             }
             self.sync_flash();
+            if let Some(exit) = self.power_cut_due() {
+                return Some(exit);
+            }
+            if let Some((PowerCut::At(t), _)) = self.power_cut {
+                *end = (*end).min(t.max(self.now + 1));
+            }
+            if stop == Stop::FlashStall {
+                // Wait for the operation, but not past the end of this quantum.
+                let busy = self.shared.borrow().flash.busy_until();
+                if let Some(t) = busy {
+                    let st = self.cores[i].state_mut();
+                    st.cycles = st.cycles.max(st.domain.cycles_at(t.min(*end)));
+                }
+            }
             // The core may have armed a timer or woken the other core: the quantum ends no
             // later than that.
             if self.may_wake(1 - i) {
@@ -568,14 +659,8 @@ impl Machine {
         let pc = core.pc();
         let result = match stop {
             Stop::Budget | Stop::Attention | Stop::Yield => Ok(()),
-            Stop::FlashStall => {
-                // Stalled on the bus until the operation ends (then the access is retried).
-                if let Some(t) = self.shared.borrow().flash.busy_until() {
-                    let st = core.state_mut();
-                    st.cycles = st.cycles.max(st.domain.cycles_at(t));
-                }
-                Ok(())
-            }
+            // Stalled on the bus: `run_core` lets the time pass; the access is then retried.
+            Stop::FlashStall => Ok(()),
             Stop::Svc => core.take_sync(exc::SVCALL, pc),
             Stop::Bkpt => return Some(Exit::Bkpt(id, pc)),
             Stop::Breakpoint => return Some(Exit::Breakpoint(id, pc)),

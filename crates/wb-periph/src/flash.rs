@@ -410,6 +410,8 @@ pub enum Outcome {
     Done,
     /// Power was cut while it ran.
     Torn,
+    /// Power was cut as it was requested, before it had any effect.
+    Dropped,
     /// Refused with this SR flag; the memory is unchanged.
     Refused(u32),
 }
@@ -709,6 +711,13 @@ impl Flash {
             }
         }
         self.record_end(op.seq, now, Outcome::Torn);
+        Some(op.seq)
+    }
+
+    /// Power is cut as the operation in progress is requested: it never takes effect.
+    pub fn drop_running(&mut self, now: Picos) -> Option<u64> {
+        let op = self.running.take()?;
+        self.record_end(op.seq, now, Outcome::Dropped);
         Some(op.seq)
     }
 
