@@ -632,25 +632,10 @@ impl Core {
     }
 
     fn install_hooks(&mut self) -> Result<(), EngineError> {
-        let mut handle: uc_hook = 0;
         let user = (self.uc.get_data_mut() as *mut CoreState).cast::<c_void>();
-        let callback = block_hook as unsafe extern "C" fn(*mut uc_engine, u64, u32, *mut c_void);
         // SAFETY: `user` is this engine's user data, which outlives its hooks (both are dropped
-        // with the engine), and `callback` has the signature unicorn expects of a block hook.
-        let err = unsafe {
-            uc_hook_add(
-                self.uc.get_handle(),
-                &mut handle,
-                HookType::BLOCK.0 as i32,
-                callback as *mut c_void,
-                user,
-                1u64,
-                0u64,
-            )
-        };
-        if err != uc_error::OK {
-            return Err(uc_err("the block hook")(err));
-        }
+        // with the engine); `block_hook` reads it as a `CoreState`.
+        unsafe { add_raw_block_hook(&self.uc, block_hook, user) }?;
         self.uc
             .add_intr_hook(|uc, intno| {
                 let stop = match intno {
@@ -854,32 +839,30 @@ impl Core {
             .mmio_map(
                 base as u64,
                 mapped as u64,
-                Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
-                    let st = uc.get_data_mut();
-                    let access = Access { core: st.id, width: Width::from_bytes(size).unwrap_or(Width::Word), now: st.now() };
-                    let r = st.shared.borrow_mut().read(index, off as u32, access);
-                    match r {
-                        Ok(v) => v as u64,
-                        Err(e) => {
-                            trace!(target: "wb::bus", ?e, addr = base + off as u32, "read refused");
-                            st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base + off as u32 }));
-                            let _ = uc.emu_stop();
-                            0
-                        }
-                    }
-                }),
-                Some(move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
-                    let st = uc.get_data_mut();
-                    let access = Access { core: st.id, width: Width::from_bytes(size).unwrap_or(Width::Word), now: st.now() };
-                    let r = st.shared.borrow_mut().write(index, off as u32, value as u32, access);
-                    // A write may raise an interrupt or arm timed work: let the machine look.
-                    st.request_attention();
-                    if let Err(e) = r {
-                        trace!(target: "wb::bus", ?e, addr = base + off as u32, "write refused");
-                        st.stop = Some(Stop::Fault(Fault::Peripheral { addr: base + off as u32 }));
-                        let _ = uc.emu_stop();
-                    }
-                }),
+                Some(
+                    move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
+                        let st = uc.get_data_mut();
+                        let r = st
+                            .shared
+                            .borrow_mut()
+                            .read(index, off as u32, st.access(size));
+                        bus_result(uc, base + off as u32, r).unwrap_or(0) as u64
+                    },
+                ),
+                Some(
+                    move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
+                        let st = uc.get_data_mut();
+                        let r = st.shared.borrow_mut().write(
+                            index,
+                            off as u32,
+                            value as u32,
+                            st.access(size),
+                        );
+                        // A write may raise an interrupt or arm timed work: let the machine look.
+                        st.request_attention();
+                        let _ = bus_result(uc, base + off as u32, r);
+                    },
+                ),
             )
             .map_err(uc_err(format!("to map a peripheral at {base:#010x}")))
     }
@@ -1006,6 +989,39 @@ impl Core {
     pub(crate) fn rebuild_flags(&mut self) {
         let nzcv = self.reg(RegisterARM::APSR) & 0xF000_0000;
         self.set_reg(RegisterARM::APSR_NZCV, nzcv);
+    }
+}
+
+/// A block hook unicorn calls directly (no closure trampoline).
+pub(crate) type RawBlockHook = unsafe extern "C" fn(*mut uc_engine, u64, u32, *mut c_void);
+
+/// Install `callback` as a block hook over all addresses, with `user` as its user data.
+///
+/// # Safety
+/// `user` must be valid for whatever `callback` does with it for as long as the engine lives.
+pub(crate) unsafe fn add_raw_block_hook<D>(
+    uc: &Unicorn<'_, D>,
+    callback: RawBlockHook,
+    user: *mut c_void,
+) -> Result<(), EngineError> {
+    let mut handle: uc_hook = 0;
+    // SAFETY: `callback` has the signature unicorn expects of a block hook; the caller vouches
+    // for `user`.
+    let err = unsafe {
+        uc_hook_add(
+            uc.get_handle(),
+            &mut handle,
+            HookType::BLOCK.0 as i32,
+            callback as *mut c_void,
+            user,
+            1u64,
+            0u64,
+        )
+    };
+    if err == uc_error::OK {
+        Ok(())
+    } else {
+        Err(uc_err("a block hook")(err))
     }
 }
 

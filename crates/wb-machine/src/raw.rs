@@ -6,10 +6,10 @@
 use std::ffi::c_void;
 
 use unicorn_engine::unicorn_const::{Arch, Mode, Prot, TlbType};
-use unicorn_engine::{uc_engine, uc_error, uc_hook, uc_hook_add, HookType, RegisterARM, Unicorn};
+use unicorn_engine::{uc_engine, RegisterARM, Unicorn};
 use wb_periph::CoreId;
 
-use crate::core::{uc_err, EngineError};
+use crate::core::{add_raw_block_hook, uc_err, EngineError};
 use crate::machine::Machine;
 use crate::memory;
 
@@ -57,23 +57,8 @@ pub fn call(
     uc.reg_write(RegisterARM::LR, (done | 1) as u64)
         .map_err(uc_err("LR"))?;
     if empty_block_hook {
-        let mut handle: uc_hook = 0;
-        let callback = empty_hook as unsafe extern "C" fn(*mut uc_engine, u64, u32, *mut c_void);
-        // SAFETY: the callback has unicorn's block-hook signature and uses no user data.
-        let err = unsafe {
-            uc_hook_add(
-                uc.get_handle(),
-                &mut handle,
-                HookType::BLOCK.0 as i32,
-                callback as *mut c_void,
-                std::ptr::null_mut(),
-                1u64,
-                0u64,
-            )
-        };
-        if err != uc_error::OK {
-            return Err(uc_err("the block hook")(err));
-        }
+        // SAFETY: the empty hook ignores its user data.
+        unsafe { add_raw_block_hook(&uc, empty_hook, std::ptr::null_mut()) }?;
     }
     uc.emu_start((func | 1) as u64, done as u64, 0, 0)
         .map_err(uc_err("to run"))
