@@ -145,42 +145,61 @@ impl Charge {
 /// halfword address.
 #[derive(Clone, Debug)]
 struct CostCache {
-    flash: Vec<Charge>,
+    /// Flash, then system memory: the read-only code regions.
+    rom: Vec<Charge>,
     sram: Vec<Charge>,
     /// Code-byte hash of each SRAM block: SRAM code can change under the cache.
     sram_check: Vec<u32>,
-    sysmem: Vec<Charge>,
 }
+
+/// The read-only code regions in the order `CostCache::rom` holds them.
+const ROM: [Region; 2] = [memory::FLASH, memory::SYSTEM_MEMORY];
 
 impl CostCache {
     fn new() -> CostCache {
         CostCache {
-            flash: vec![Charge::default(); (memory::FLASH.size / 2) as usize],
+            rom: vec![
+                Charge::default();
+                ((memory::FLASH.size + memory::SYSTEM_MEMORY.size) / 2) as usize
+            ],
             sram: vec![Charge::default(); (memory::SRAM.size / 2) as usize],
             sram_check: vec![0; (memory::SRAM.size / 2) as usize],
-            sysmem: vec![Charge::default(); (memory::SYSTEM_MEMORY.size / 2) as usize],
         }
     }
 
+    /// Index into `rom` of the halfword at physical `addr`, if it is in flash or system memory.
+    #[inline(always)]
+    fn rom_index(addr: u32) -> Option<usize> {
+        let flash = addr.wrapping_sub(memory::FLASH.base);
+        if flash < memory::FLASH.size {
+            return Some((flash / 2) as usize);
+        }
+        let sys = addr.wrapping_sub(memory::SYSTEM_MEMORY.base);
+        (sys < memory::SYSTEM_MEMORY.size).then(|| ((memory::FLASH.size + sys) / 2) as usize)
+    }
+
     fn clear(&mut self) {
-        self.flash.fill(Charge::default());
+        self.rom.fill(Charge::default());
         self.sram.fill(Charge::default());
-        self.sysmem.fill(Charge::default());
     }
 
     /// Forget every block that may overlap the physical range `[start, end)`.
     fn clear_range(&mut self, start: u32, end: u32) {
-        for (region, cache) in [
-            (memory::FLASH, &mut self.flash),
-            (memory::SRAM, &mut self.sram),
-            (memory::SYSTEM_MEMORY, &mut self.sysmem),
-        ] {
-            let lo = start.saturating_sub(MAX_BLOCK_BYTES).max(region.base);
-            let hi = end.min(region.end());
-            if lo < hi {
-                let a = ((lo - region.base) / 2) as usize;
-                let b = ((hi - region.base).div_ceil(2)) as usize;
-                cache[a..b].fill(Charge::default());
+        let lo = start.saturating_sub(MAX_BLOCK_BYTES);
+        for region in ROM.into_iter().chain([memory::SRAM]) {
+            let (a, b) = (lo.max(region.base), end.min(region.end()));
+            if a >= b {
+                continue;
+            }
+            let (ia, ib) = (
+                ((a - region.base) / 2) as usize,
+                ((b - region.base).div_ceil(2)) as usize,
+            );
+            if region == memory::SRAM {
+                self.sram[ia..ib].fill(Charge::default());
+            } else {
+                let first = CostCache::rom_index(region.base).expect("a ROM region");
+                self.rom[first + ia..first + ib].fill(Charge::default());
             }
         }
     }
@@ -361,15 +380,13 @@ impl CoreState {
     #[inline]
     fn charge_of(&mut self, addr: u32, size: u32) -> Charge {
         let phys = self.physical(addr);
-        let flash = phys.wrapping_sub(memory::FLASH.base);
-        if flash < memory::FLASH.size {
-            let i = (flash / 2) as usize;
-            let c = self.cache.flash[i];
+        if let Some(i) = CostCache::rom_index(phys) {
+            let c = self.cache.rom[i];
             if c.size as u32 == size {
                 return c;
             }
             let c = self.decode(addr, size);
-            self.cache.flash[i] = c;
+            self.cache.rom[i] = c;
             return c;
         }
         let sram = phys.wrapping_sub(memory::SRAM.base);
@@ -383,17 +400,6 @@ impl CoreState {
             let c = self.decode(addr, size);
             self.cache.sram[i] = c;
             self.cache.sram_check[i] = h;
-            return c;
-        }
-        let sys = phys.wrapping_sub(memory::SYSTEM_MEMORY.base);
-        if sys < memory::SYSTEM_MEMORY.size {
-            let i = (sys / 2) as usize;
-            let c = self.cache.sysmem[i];
-            if c.size as u32 == size {
-                return c;
-            }
-            let c = self.decode(addr, size);
-            self.cache.sysmem[i] = c;
             return c;
         }
         self.decode(addr, size)
