@@ -998,6 +998,23 @@ impl Core {
     }
 }
 
+/// R0–R12, the general-purpose registers (reset clears them; snapshots keep them).
+pub(crate) const GPRS: [RegisterARM; 13] = [
+    RegisterARM::R0,
+    RegisterARM::R1,
+    RegisterARM::R2,
+    RegisterARM::R3,
+    RegisterARM::R4,
+    RegisterARM::R5,
+    RegisterARM::R6,
+    RegisterARM::R7,
+    RegisterARM::R8,
+    RegisterARM::R9,
+    RegisterARM::R10,
+    RegisterARM::R11,
+    RegisterARM::R12,
+];
+
 /// A block hook unicorn calls directly (no closure trampoline).
 pub(crate) type RawBlockHook = unsafe extern "C" fn(*mut uc_engine, u64, u32, *mut c_void);
 

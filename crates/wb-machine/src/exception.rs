@@ -409,21 +409,7 @@ impl Core {
         let n_irq = self.state().scs.n_irq;
         self.state_mut().scs = Scs::new(kind, n_irq, vtor);
         self.set_mode(0, 0);
-        for r in [
-            RegisterARM::R0,
-            RegisterARM::R1,
-            RegisterARM::R2,
-            RegisterARM::R3,
-            RegisterARM::R4,
-            RegisterARM::R5,
-            RegisterARM::R6,
-            RegisterARM::R7,
-            RegisterARM::R8,
-            RegisterARM::R9,
-            RegisterARM::R10,
-            RegisterARM::R11,
-            RegisterARM::R12,
-        ] {
+        for r in crate::core::GPRS {
             self.set_reg(r, 0);
         }
         self.set_reg(RegisterARM::PRIMASK, 0);

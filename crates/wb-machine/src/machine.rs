@@ -803,26 +803,13 @@ impl Core {
     }
 }
 
-const CORE_REGS: [RegisterARM; 18] = [
-    RegisterARM::R0,
-    RegisterARM::R1,
-    RegisterARM::R2,
-    RegisterARM::R3,
-    RegisterARM::R4,
-    RegisterARM::R5,
-    RegisterARM::R6,
-    RegisterARM::R7,
-    RegisterARM::R8,
-    RegisterARM::R9,
-    RegisterARM::R10,
-    RegisterARM::R11,
-    RegisterARM::R12,
-    RegisterARM::LR,
-    RegisterARM::PC,
-    RegisterARM::PRIMASK,
-    RegisterARM::BASEPRI,
-    RegisterARM::FAULTMASK,
-];
+/// The core registers a snapshot keeps besides the FP bank and the stack pointers.
+fn core_regs() -> impl Iterator<Item = RegisterARM> {
+    use RegisterARM::{BASEPRI, FAULTMASK, LR, PC, PRIMASK};
+    crate::core::GPRS
+        .into_iter()
+        .chain([LR, PC, PRIMASK, BASEPRI, FAULTMASK])
+}
 
 /// The architectural state of one core plus its model state.
 #[derive(Clone, Debug)]
@@ -862,7 +849,7 @@ impl CoreSnapshot {
             vec![]
         };
         CoreSnapshot {
-            regs: CORE_REGS.iter().map(|r| c.reg(*r)).collect(),
+            regs: core_regs().map(|r| c.reg(r)).collect(),
             fp,
             msp: c.reg(RegisterARM::MSP),
             psp: c.reg(RegisterARM::PSP),
@@ -908,13 +895,13 @@ impl CoreSnapshot {
         c.set_mode(ipsr, self.control);
         c.set_reg(RegisterARM::MSP, self.msp);
         c.set_reg(RegisterARM::PSP, self.psp);
-        for (r, v) in CORE_REGS.iter().zip(&self.regs) {
+        for (r, v) in core_regs().zip(&self.regs) {
             if c.kind == crate::timing::CoreKind::M0Plus
                 && matches!(r, RegisterARM::BASEPRI | RegisterARM::FAULTMASK)
             {
                 continue;
             }
-            c.set_reg(*r, *v);
+            c.set_reg(r, *v);
         }
         for (i, v) in self.fp.iter().enumerate() {
             c.set_reg(

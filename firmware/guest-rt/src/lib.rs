@@ -152,3 +152,29 @@ pub extern "C" fn bench_crc(rounds: u32) -> u32 {
     }
     !crc
 }
+
+/// Keep the functions only the host calls (by symbol) in a program: guest-rt's scenarios,
+/// flash routines and benchmark, plus the program's own `extra` ones. Referenced from a kept
+/// section so that the linker does not drop them.
+#[macro_export]
+macro_rules! keep_host_calls {
+    ($($extra:literal),* $(,)?) => {
+        core::arch::global_asm!(
+            ".section .host_calls, \"a\"",
+            ".word scen_svc",
+            ".word scen_ispr",
+            ".word scen_nested",
+            ".word scen_tailchain",
+            ".word scen_primask",
+            ".word scen_systick",
+            ".word scen_wfi_periph",
+            ".word scen_fault",
+            ".word scen_read",
+            ".word flash_unlock",
+            ".word flash_program",
+            ".word flash_erase",
+            ".word bench_crc",
+            $(concat!(".word ", $extra),)*
+        );
+    };
+}

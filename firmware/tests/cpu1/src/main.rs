@@ -8,25 +8,7 @@ use core::ptr::{read_volatile, write_volatile};
 use guest_rt::mailbox::*;
 use guest_rt::*;
 
-// Functions only the host calls: referenced here so that the linker keeps them.
-core::arch::global_asm!(
-    ".section .host_calls, \"a\"",
-    ".word scen_svc",
-    ".word scen_ispr",
-    ".word scen_nested",
-    ".word scen_tailchain",
-    ".word scen_primask",
-    ".word scen_systick",
-    ".word scen_wfi_periph",
-    ".word scen_fault",
-    ".word scen_read",
-    ".word flash_unlock",
-    ".word flash_program",
-    ".word flash_erase",
-    ".word bench_flash",
-    ".word bench_crc",
-    ".word scen_fp",
-);
+guest_rt::keep_host_calls!("bench_flash", "scen_fp");
 
 core::arch::global_asm!(
     r#"
