@@ -1,7 +1,7 @@
 //! Helpers for the end-to-end tests: build a machine with the guest test programs, call guest
 //! functions the way a debugger would, and a small timer peripheral for interrupt tests.
 
-use wb_machine::{Config, CoreId, Exit, Machine, RegisterARM, RunState};
+use wb_machine::{Config, CoreId, Exit, Machine, RegisterARM, ResetCause, RunState};
 use wb_periph::{Access, BusResult, Peripheral, Picos, ResetKind};
 
 pub use wb_firmware::{CPU1_TESTS, CPU1_TESTS_VECTORS, CPU2_TESTS, CPU2_TESTS_VECTORS};
@@ -22,6 +22,16 @@ pub struct Bench {
 impl Bench {
     /// Build with `cores` released (the others are held) and run each to `app_main`.
     pub fn new(config: Config, cores: &[CoreId]) -> Bench {
+        Bench::build(config, cores, Some(CPU2_TESTS_VECTORS))
+    }
+
+    /// CPU1 at `app_main`; CPU2 held as on the chip until PWR_CR4.C2BOOT, then booting at
+    /// SBRV (the blank device's SBRV is the CPU2 test program's vector table).
+    pub fn held_cpu2(config: Config) -> Bench {
+        Bench::build(config, &[CoreId::Cpu1], None)
+    }
+
+    fn build(config: Config, cores: &[CoreId], cpu2_boot: Option<u32>) -> Bench {
         let mut m = Machine::new(config).expect("machine");
         let cpu1 = m
             .load_elf_bytes("cpu1-tests", CPU1_TESTS)
@@ -39,11 +49,11 @@ impl Bench {
             }],
         )
         .expect("test peripheral");
-        m.set_boot(CPU1_TESTS_VECTORS, Some(CPU2_TESTS_VECTORS));
-        m.reset(ResetKind::PowerOn);
+        m.set_boot(CPU1_TESTS_VECTORS, cpu2_boot);
+        m.reset(ResetCause::PowerOn);
         let mut b = Bench { m, cpu1, cpu2 };
         for id in CoreId::ALL {
-            if !cores.contains(&id) {
+            if !cores.contains(&id) && (id == CoreId::Cpu1 || cpu2_boot.is_some()) {
                 b.m.hold(id);
             }
         }
@@ -88,8 +98,25 @@ impl Bench {
         args: &[u32],
         limit: Picos,
     ) -> (u32, u64, Exit) {
+        let before = self.m.stats(id).cycles;
+        let exit = self.call_to(id, func, args, "call_done", limit);
+        let cycles = self.m.stats(id).cycles - before;
+        (self.m.core(id).reg(RegisterARM::R0), cycles, exit)
+    }
+
+    /// Start `func(args)` on core `id` and run until the core reaches symbol `until` (e.g.
+    /// `app_main` after a function that resets the chip) or `limit` passes.
+    pub fn call_to(
+        &mut self,
+        id: CoreId,
+        func: &str,
+        args: &[u32],
+        until: &str,
+        limit: Picos,
+    ) -> Exit {
         let f = self.sym(id, func);
         let done = self.sym(id, "call_done");
+        let stop = self.sym(id, until);
         let regs = [
             RegisterARM::R0,
             RegisterARM::R1,
@@ -104,12 +131,16 @@ impl Bench {
             c.set_reg(RegisterARM::LR, done | 1);
             c.set_reg(RegisterARM::PC, f);
         }
-        self.m.set_breakpoints(id, &[done]);
-        let before = self.m.stats(id).cycles;
-        let exit = self.m.run_until(self.m.now() + limit);
-        let cycles = self.m.stats(id).cycles - before;
+        self.m.set_breakpoints(id, &[stop]);
+        let exit = self.m.run_until(self.time(id) + limit);
         self.m.set_breakpoints(id, &[]);
-        (self.m.core(id).reg(RegisterARM::R0), cycles, exit)
+        exit
+    }
+
+    /// Where core `id` stands in time. After a breakpoint the machine's `now` (the last
+    /// quantum boundary) can be behind the core that stopped.
+    pub fn time(&self, id: CoreId) -> Picos {
+        self.m.now().max(self.m.core(id).state().now())
     }
 
     /// The guest's event log (`LOG` of guest-rt).

@@ -1,7 +1,7 @@
 //! The flash controller through the machine: guest code on both cores programming and erasing
 //! as the HAL does, secure areas in each core's view, stalls, ECC errors and power cuts.
 
-use wb_machine::{Config, CoreId, Exit, FixedClocks};
+use wb_machine::{Clocks, Config, CoreId, Exit};
 use wb_periph::flash::{reg, sr, Ecc, OptionBytes, Outcome};
 use wb_tests::Bench;
 
@@ -13,10 +13,10 @@ const ADDR: u32 = 0x0800_0000 + PAGE * 4096;
 
 fn config(options: OptionBytes) -> Config {
     Config {
-        clocks: Box::new(FixedClocks {
+        clocks: Clocks::Fixed {
             cpu1_hz: 64_000_000,
             cpu2_hz: 32_000_000,
-        }),
+        },
         option_bytes: options,
         ..Config::default()
     }

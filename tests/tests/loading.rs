@@ -21,7 +21,7 @@ fn err(bytes: &[u8]) -> String {
 fn boots_sp_and_pc_from_the_vector_table() {
     let mut m = Machine::new(Config::default()).unwrap();
     m.load_elf_bytes("cpu1", CPU1_TESTS).unwrap();
-    m.reset(wb_periph::ResetKind::PowerOn);
+    m.reset(wb_machine::ResetCause::PowerOn);
     let c = m.core(wb_machine::CoreId::Cpu1);
     assert_eq!(
         c.reg(wb_machine::RegisterARM::SP),

@@ -1,7 +1,6 @@
 //! Both cores at once: the SRAM2a ping-pong with SEV/WFE handshakes, determinism, snapshots.
 
-use wb_machine::{Config, CoreId, Exit, FixedClocks, Machine};
-use wb_periph::ResetKind;
+use wb_machine::{Clocks, Config, CoreId, Exit, Machine, ResetCause};
 use wb_tests::{CPU1_TESTS, CPU1_TESTS_VECTORS, CPU2_TESTS, CPU2_TESTS_VECTORS};
 
 const MB_SUM: u32 = 0x2003_0010;
@@ -14,17 +13,17 @@ fn expected_sum() -> u32 {
 
 fn machine() -> Machine {
     let config = Config {
-        clocks: Box::new(FixedClocks {
+        clocks: Clocks::Fixed {
             cpu1_hz: 64_000_000,
             cpu2_hz: 32_000_000,
-        }),
+        },
         ..Config::default()
     };
     let mut m = Machine::new(config).unwrap();
     m.load_elf_bytes("cpu1", CPU1_TESTS).unwrap();
     m.load_elf_bytes("cpu2", CPU2_TESTS).unwrap();
     m.set_boot(CPU1_TESTS_VECTORS, Some(CPU2_TESTS_VECTORS));
-    m.reset(ResetKind::PowerOn);
+    m.reset(ResetCause::PowerOn);
     m
 }
 

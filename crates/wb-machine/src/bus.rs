@@ -1,14 +1,33 @@
 //! The peripheral bus shared by both cores: address decoding to wb-periph models, interrupt
-//! routing to each core's NVIC, and the signals one core sends the other (SEV). The flash
-//! controller lives here too, with a view of the flash and option-byte buffers it works on.
+//! routing to each core's NVIC, and the signals one core sends the other (SEV). The system
+//! blocks the machine itself listens to live here as named fields: the flash controller (with
+//! a view of the flash and option-byte buffers it works on), RCC, PWR and EXTI.
 
+use tracing::warn;
+use wb_periph::exti::Exti;
 use wb_periph::flash::{Flash, FlashMem};
+use wb_periph::pwr::Pwr;
+use wb_periph::rcc::{self, Gate, Rcc};
 use wb_periph::{Access, BusError, CoreId, Peripheral, Picos, ResetKind};
 
 use crate::memory::{self, Memories};
 
 /// The flash controller's IRQ on both cores (CPU1 FLASH_IRQn, CPU2 RCC_FLASH_C1SEV).
 pub const FLASH_IRQ: u32 = 4;
+
+pub const RCC_BASE: u32 = 0x5800_0000;
+pub const PWR_BASE: u32 = 0x5800_0400;
+pub const EXTI_BASE: u32 = 0x5800_0800;
+
+/// What a mapped register window reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An attached peripheral (index into `Shared::periphs`).
+    Device(usize),
+    Rcc,
+    Pwr,
+    Exti,
+}
 
 /// Where one interrupt output line of a peripheral goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +46,23 @@ pub struct Mapped {
     pub size: u32,
     pub dev: Box<dyn Peripheral>,
     pub routes: Vec<IrqRoute>,
+    /// Its clock enable in the RCC, if it has one.
+    pub gate: Option<Gate>,
+    /// An access with the clock off was already traced.
+    pub gate_traced: bool,
+}
+
+impl Mapped {
+    pub fn new(base: u32, dev: Box<dyn Peripheral>, routes: &[IrqRoute]) -> Mapped {
+        Mapped {
+            base,
+            size: dev.size(),
+            dev,
+            routes: routes.to_vec(),
+            gate: rcc::gate_for(base),
+            gate_traced: false,
+        }
+    }
 }
 
 /// Where the flash and option-byte buffers are, for the flash controller.
@@ -66,6 +102,9 @@ pub struct Shared {
     pub sev_to: [bool; 2],
     pub flash: Flash,
     pub flash_buffers: FlashBuffers,
+    pub rcc: Rcc,
+    pub pwr: Pwr,
+    pub exti: Exti,
 }
 
 impl Shared {
@@ -75,7 +114,35 @@ impl Shared {
             sev_to: [false; 2],
             flash: Flash::new(),
             flash_buffers,
+            rcc: Rcc::new(),
+            pwr: Pwr::new(),
+            exti: Exti::new(),
         }
+    }
+
+    fn system(&mut self, target: Target) -> &mut dyn Peripheral {
+        match target {
+            Target::Rcc => &mut self.rcc,
+            Target::Pwr => &mut self.pwr,
+            Target::Exti => &mut self.exti,
+            Target::Device(i) => self.periphs[i].dev.as_mut(),
+        }
+    }
+
+    /// Whether device `i` is clocked; traces (once) an access made while it is not. As on the
+    /// chip, such an access does nothing: reads give 0, writes are lost.
+    fn clocked(&mut self, i: usize, offset: u32, access: Access) -> bool {
+        let m = &self.periphs[i];
+        if m.gate.is_none_or(|g| self.rcc.clocked(&g)) {
+            return true;
+        }
+        if !m.gate_traced {
+            warn!(target: "wb::bus", peripheral = m.dev.name(), core = %access.core,
+                address = format_args!("{:#010x}", m.base + offset),
+                "access while its clock is off (RCC enable bit clear): read as 0, write lost");
+            self.periphs[i].gate_traced = true;
+        }
+        false
     }
 
     /// The flash controller and the memories it works on.
@@ -83,32 +150,56 @@ impl Shared {
         (&mut self.flash, self.flash_buffers.view())
     }
 
-    pub fn read(&mut self, index: usize, offset: u32, access: Access) -> Result<u32, BusError> {
-        self.periphs[index].dev.read(offset, access)
+    pub fn read(&mut self, target: Target, offset: u32, access: Access) -> Result<u32, BusError> {
+        if let Target::Device(i) = target {
+            if !self.clocked(i, offset, access) {
+                return Ok(0);
+            }
+        }
+        let dev = self.system(target);
+        catch_up(dev, access.now);
+        dev.read(offset, access)
     }
 
     pub fn write(
         &mut self,
-        index: usize,
+        target: Target,
         offset: u32,
         value: u32,
         access: Access,
     ) -> Result<(), BusError> {
-        self.periphs[index].dev.write(offset, value, access)
+        if let Target::Device(i) = target {
+            if !self.clocked(i, offset, access) {
+                return Ok(());
+            }
+        }
+        let dev = self.system(target);
+        catch_up(dev, access.now);
+        let r = dev.write(offset, value, access);
+        if target == Target::Exti {
+            for c in CoreId::ALL {
+                self.sev_to[c.index()] |= self.exti.take_event(c);
+            }
+        }
+        r
     }
 
     pub fn next_event(&self) -> Option<Picos> {
         let periphs = self.periphs.iter().filter_map(|m| m.dev.next_event());
-        periphs.chain(self.flash.next_event()).min()
+        let system = [self.rcc.next_event(), self.pwr.next_event()];
+        periphs
+            .chain(self.flash.next_event())
+            .chain(system.into_iter().flatten())
+            .min()
     }
 
     pub fn advance(&mut self, now: Picos) {
         let (flash, mut mem) = self.flash_parts();
         flash.advance(now, &mut mem);
+        catch_up(&mut self.rcc, now);
+        catch_up(&mut self.pwr, now);
         for m in &mut self.periphs {
-            if m.dev.next_event().is_some_and(|t| t <= now) {
-                m.dev.advance(now);
-            }
+            catch_up(m.dev.as_mut(), now);
         }
     }
 
@@ -144,7 +235,19 @@ impl Shared {
             m.dev.reset(kind);
         }
         self.sev_to = [false; 2];
+        self.rcc.reset(kind);
+        self.pwr.reset(kind);
+        self.exti.reset(kind);
         let (flash, mem) = self.flash_parts();
         flash.reset(kind, &mem);
+    }
+}
+
+/// Do the timed work `dev` has due by `now`. A core's access catches its target up to the
+/// access time first: a core runs a little past the quantum boundary where the machine
+/// advances everything, and must not see a register older than its own time.
+fn catch_up(dev: &mut dyn Peripheral, now: Picos) {
+    if dev.next_event().is_some_and(|t| t <= now) {
+        dev.advance(now);
     }
 }

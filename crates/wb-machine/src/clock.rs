@@ -3,41 +3,20 @@
 //! A core's cycles convert to time from the last frequency change (its base), never by adding
 //! rounded periods, so long runs do not drift and every conversion is reproducible.
 
-use wb_periph::{CoreId, Picos};
+use wb_periph::Picos;
 
 pub const PS_PER_S: u128 = 1_000_000_000_000;
 
-/// Where the core frequencies come from. The RCC model implements this in a later step; until
-/// then [`ResetClocks`] gives the chip's reset configuration.
-pub trait ClockTree {
-    /// The clock of `core` in Hz (HCLK1 for CPU1, HCLK2 for CPU2).
-    fn core_hz(&self, core: CoreId) -> u64;
-}
-
-/// After reset both cores run from MSI at 4 MHz (all AHB prescalers /1).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ResetClocks;
-
-impl ClockTree for ResetClocks {
-    fn core_hz(&self, _core: CoreId) -> u64 {
-        4_000_000
-    }
-}
-
-/// A fixed pair of frequencies, e.g. the usual 64 MHz / 32 MHz run configuration.
-#[derive(Clone, Copy, Debug)]
-pub struct FixedClocks {
-    pub cpu1_hz: u64,
-    pub cpu2_hz: u64,
-}
-
-impl ClockTree for FixedClocks {
-    fn core_hz(&self, core: CoreId) -> u64 {
-        match core {
-            CoreId::Cpu1 => self.cpu1_hz,
-            CoreId::Cpu2 => self.cpu2_hz,
-        }
-    }
+/// Where the core frequencies come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clocks {
+    /// The RCC model: MSI at 4 MHz after every reset, then whatever the firmware configures
+    /// (HCLK1 for CPU1, HCLK2 for CPU2).
+    #[default]
+    Rcc,
+    /// Pinned core frequencies, for guest programs that do not configure the RCC (tests,
+    /// benchmarks). The RCC registers still work; they just do not change the cores' clocks.
+    Fixed { cpu1_hz: u64, cpu2_hz: u64 },
 }
 
 /// The mapping between one core's cycle counter and global time.

@@ -18,7 +18,7 @@ use unicorn_engine::{
 use wb_periph::flash::Ecc;
 use wb_periph::{Access, CoreId, Width};
 
-use crate::bus::Shared;
+use crate::bus::{Shared, Target};
 use crate::clock::CycleDomain;
 use crate::memory::{self, Memories, Region};
 use crate::scs::Scs;
@@ -832,10 +832,10 @@ impl Core {
             .map_err(uc_err("to map the flash read port"))
     }
 
-    /// Map a peripheral window (already added to the shared bus at `index`).
+    /// Map a peripheral window (already on the shared bus as `target`).
     pub(crate) fn map_peripheral(
         &mut self,
-        index: usize,
+        target: Target,
         base: u32,
         size: u32,
     ) -> Result<(), EngineError> {
@@ -851,7 +851,7 @@ impl Core {
                         let r = st
                             .shared
                             .borrow_mut()
-                            .read(index, off as u32, st.access(size));
+                            .read(target, off as u32, st.access(size));
                         bus_result(uc, base + off as u32, r).unwrap_or(0) as u64
                     },
                 ),
@@ -859,7 +859,7 @@ impl Core {
                     move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
                         let st = uc.get_data_mut();
                         let r = st.shared.borrow_mut().write(
-                            index,
+                            target,
                             off as u32,
                             value as u32,
                             st.access(size),
@@ -1049,7 +1049,7 @@ pub(crate) unsafe fn add_raw_block_hook<D>(
 }
 
 /// The flash controller's register window.
-const FLASH_REGS: u32 = 0x5800_4000;
+pub(crate) const FLASH_REGS: u32 = 0x5800_4000;
 
 /// A refused register access becomes a bus fault of the core that made it.
 fn bus_result<T>(

@@ -20,8 +20,11 @@ pub mod timing;
 pub mod view;
 
 pub use crate::bus::IrqRoute;
-pub use crate::clock::{ClockTree, FixedClocks, ResetClocks};
+pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
-pub use crate::machine::{Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot};
+pub use crate::machine::{
+    Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot, DEFAULT_SAFEBOOT_VECTOR,
+};
 pub use unicorn_engine::RegisterARM;
+pub use wb_periph::rcc::ResetCause;
 pub use wb_periph::{CoreId, Picos};

@@ -9,9 +9,9 @@ use tracing::debug;
 use unicorn_engine::RegisterARM;
 use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
 
-use crate::bus::FlashBuffers;
-use crate::bus::{IrqRoute, Mapped, Shared};
-use crate::clock::{ClockTree, ResetClocks};
+use crate::bus::{FlashBuffers, IrqRoute, Mapped, Shared, Target};
+use crate::bus::{EXTI_BASE, PWR_BASE, RCC_BASE};
+use crate::clock::Clocks;
 use crate::core::FlashWaits;
 use crate::core::{BootAlias, Core, CoreState, EngineError, Fault, RunState, Stop};
 use crate::exception::fp_reg;
@@ -22,22 +22,29 @@ use crate::scs::{exc, Scs, SCR_SEVONPEND};
 use crate::timing::is_wide;
 use crate::view::View;
 use wb_periph::flash::{Ecc, Flash, OptionBytes, Outcome};
+use wb_periph::rcc::{Frequencies, ResetCause};
 
 /// How the machine is built.
 pub struct Config {
-    pub clocks: Box<dyn ClockTree>,
+    pub clocks: Clocks,
     /// Length of one lock-step quantum: the most one core can run ahead of the other.
     pub quantum: Picos,
     pub engineering: EngineeringBytes,
     pub boot_alias: BootAlias,
-    /// Vector table where CPU2 is released at every reset. `None` keeps CPU2 held in reset
-    /// (PWR_CR4.C2BOOT releases it once the power controller is modelled).
+    /// Vector table where CPU2 is released at every reset (a test-harness shortcut). `None`
+    /// is the chip: CPU2 is held until PWR_CR4.C2BOOT, then boots at SBRV/C2OPT.
     pub cpu2_boot: Option<u32>,
     /// Vector table CPU1 boots from (0: the boot alias).
     pub cpu1_boot: u32,
     /// Option bytes written into the option-byte area of a new machine.
     pub option_bytes: OptionBytes,
+    /// Where CPU2 boots when its option bytes (SFR, SRRVR) failed their complement check:
+    /// the hardware forces safeboot (AN5185 FAQ). The FUS image places safeboot here.
+    pub safeboot_vector: u32,
 }
+
+/// Default safeboot vector: the last flash page, inside the secure area.
+pub const DEFAULT_SAFEBOOT_VECTOR: u32 = 0x080F_F000;
 
 /// Default quantum: 10 us of simulated time (640 CPU1 cycles at 64 MHz). `wbemu bench`: with
 /// both cores busy it costs 1.3x the host time of a 100 us quantum (250 ns: 13x), while the
@@ -47,13 +54,14 @@ pub const DEFAULT_QUANTUM: Picos = 10_000_000;
 impl Default for Config {
     fn default() -> Self {
         Config {
-            clocks: Box::new(ResetClocks),
+            clocks: Clocks::Rcc,
             quantum: DEFAULT_QUANTUM,
             engineering: EngineeringBytes::default(),
             boot_alias: BootAlias::Flash,
             cpu2_boot: None,
             cpu1_boot: 0,
             option_bytes: OptionBytes::default(),
+            safeboot_vector: DEFAULT_SAFEBOOT_VECTOR,
         }
     }
 }
@@ -163,7 +171,8 @@ impl Machine {
             .option_bytes
             .store(mem.region_mut(memory::OPTION_BYTES));
         let shared = Rc::new(RefCell::new(Shared::new(FlashBuffers::of(&mut mem))));
-        let hz = |c| config.clocks.core_hz(c);
+        let reset_freqs = shared.borrow().rcc.frequencies();
+        let hz = |c| core_hz(config.clocks, reset_freqs, c);
         let cpu1 = Core::new(
             CoreId::Cpu1,
             &mut mem,
@@ -188,7 +197,16 @@ impl Machine {
             flash_key: None,
             power_cut: None,
         };
-        m.reset(ResetKind::PowerOn);
+        for (target, base) in [
+            (Target::Rcc, RCC_BASE),
+            (Target::Pwr, PWR_BASE),
+            (Target::Exti, EXTI_BASE),
+        ] {
+            for c in &mut m.cores {
+                c.map_peripheral(target, base, 0x400)?;
+            }
+        }
+        m.reset(ResetCause::PowerOn);
         Ok(m)
     }
 
@@ -252,27 +270,33 @@ impl Machine {
             end: u32::MAX,
         })?;
         let overlaps_mem = Memories::locate(base).is_some() || Memories::locate(end - 1).is_some();
-        let overlaps_dev = self
+        let system = [
+            (RCC_BASE, 0x400),
+            (PWR_BASE, 0x400),
+            (EXTI_BASE, 0x400),
+            (crate::core::FLASH_REGS, 0x400),
+        ];
+        let taken = self
             .shared
             .borrow()
             .periphs
             .iter()
-            .any(|m| base < m.base + m.size && m.base < end);
+            .map(|m| (m.base, m.size))
+            .collect::<Vec<_>>();
+        let overlaps_dev = system
+            .into_iter()
+            .chain(taken)
+            .any(|(b, size)| base < b + size && b < end);
         if overlaps_mem || overlaps_dev || base >= 0xE000_0000 {
             return Err(MachineError::Overlap { name, base, end });
         }
         let index = {
             let mut sh = self.shared.borrow_mut();
-            sh.periphs.push(Mapped {
-                base,
-                size,
-                dev,
-                routes: routes.to_vec(),
-            });
+            sh.periphs.push(Mapped::new(base, dev, routes));
             sh.periphs.len() - 1
         };
         for c in &mut self.cores {
-            c.map_peripheral(index, base, size)?;
+            c.map_peripheral(Target::Device(index), base, size)?;
         }
         Ok(())
     }
@@ -341,11 +365,16 @@ impl Machine {
         self.core_mut(core).set_breakpoints(addrs);
     }
 
-    /// Reset both cores and the peripherals. SRAM keeps its contents (only a power cut loses
-    /// it); the clock keeps running.
-    pub fn reset(&mut self, kind: ResetKind) {
-        debug!(target: "wb::machine", ?kind, now = self.now, "reset");
-        self.shared.borrow_mut().reset(kind);
+    /// Reset both cores and the peripherals, as `cause` does (RCC_CSR records it). SRAM
+    /// keeps its contents except at power-on; the clock keeps running.
+    pub fn reset(&mut self, cause: ResetCause) {
+        let kind = cause.kind();
+        debug!(target: "wb::machine", ?cause, now = self.now, "reset");
+        {
+            let mut sh = self.shared.borrow_mut();
+            sh.reset(kind);
+            sh.rcc.record_reset(cause);
+        }
         if kind == ResetKind::PowerOn {
             self.mem.clear_volatile();
         }
@@ -361,7 +390,61 @@ impl Machine {
         for c in &mut self.cores {
             c.flush_all_code();
         }
+        self.sync();
+    }
+
+    /// Bring the machine up to date after a core stopped or time advanced: flash state, core
+    /// clocks, CPU2 boot.
+    fn sync(&mut self) {
         self.sync_flash();
+        self.sync_system();
+    }
+
+    /// Core frequencies follow the RCC; C2BOOT releases CPU2 (at safeboot when its option
+    /// bytes failed their check).
+    fn sync_system(&mut self) {
+        let (freq_change, boot, freqs, options_valid, vector) = {
+            let mut sh = self.shared.borrow_mut();
+            let freq_change = sh.rcc.take_freq_change();
+            let boot = sh.pwr.take_cpu2_boot();
+            let vector = sh.flash.options().cpu2_boot_vector();
+            (
+                freq_change,
+                boot,
+                sh.rcc.frequencies(),
+                sh.flash.cpu2_options_valid(),
+                vector,
+            )
+        };
+        if freq_change {
+            for c in &mut self.cores {
+                let hz = core_hz(self.config.clocks, freqs, c.id);
+                let st = c.state_mut();
+                if st.domain.hz == hz {
+                    continue;
+                }
+                // A core that is not running has idled up to now; a running one changes
+                // frequency where it stopped.
+                if st.run != RunState::Running {
+                    let caught_up = st.domain.cycles_at(self.now);
+                    if caught_up > st.cycles {
+                        st.idle_cycles += caught_up - st.cycles;
+                        st.cycles = caught_up;
+                    }
+                }
+                let cycles = st.cycles;
+                st.domain.rebase(hz, cycles);
+            }
+        }
+        if boot && self.cores[1].state().run == RunState::Held && self.config.cpu2_boot.is_none() {
+            let vector = if options_valid {
+                vector
+            } else {
+                self.config.safeboot_vector
+            };
+            debug!(target: "wb::machine", vector = format_args!("{vector:#010x}"), "CPU2 boots");
+            self.cores[1].reset(vector);
+        }
     }
 
     /// Bring the cores up to date with the flash controller: code that changed is
@@ -400,7 +483,7 @@ impl Machine {
             }
         }
         if obl_launch {
-            self.reset(ResetKind::OptionLoad);
+            self.reset(ResetCause::OptionLoad);
         }
     }
 
@@ -430,7 +513,7 @@ impl Machine {
             flash.tear(now, seed, &mut mem)
         };
         debug!(target: "wb::machine", now = self.now, ?torn, "power cut");
-        self.reset(ResetKind::PowerOn);
+        self.reset(ResetCause::PowerOn);
         torn
     }
 
@@ -476,7 +559,7 @@ impl Machine {
         let torn = match cut {
             PowerCut::BeforeOp(_) => {
                 let dropped = self.shared.borrow_mut().flash.drop_running(self.now);
-                self.reset(ResetKind::PowerOn);
+                self.reset(ResetCause::PowerOn);
                 dropped
             }
             _ => self.cut_power(seed),
@@ -538,7 +621,7 @@ impl Machine {
             }
             self.now = end;
             self.shared.borrow_mut().advance(self.now);
-            self.sync_flash();
+            self.sync();
             if let Some(exit) = self.power_cut_due() {
                 return exit;
             }
@@ -589,10 +672,11 @@ impl Machine {
                     continue;
                 }
             }
-            if let Some(exit) = self.handle_stop(i, stop) {
-                return Some(exit);
+            let exit = self.handle_stop(i, stop);
+            self.sync();
+            if exit.is_some() {
+                return exit;
             }
-            self.sync_flash();
             if let Some(exit) = self.power_cut_due() {
                 return Some(exit);
             }
@@ -699,7 +783,7 @@ impl Machine {
     /// events; wake it if it may; take the exception that should preempt, if any.
     fn attend(&mut self, i: usize) -> Option<Exit> {
         if self.cores.iter().any(|c| c.state().scs.reset_request) {
-            self.reset(ResetKind::System);
+            self.reset(ResetCause::Software);
             return None;
         }
         let asserted = self.shared.borrow().asserted_irqs(CoreId::ALL[i]);
@@ -935,4 +1019,13 @@ pub struct Snapshot {
     cores: [CoreSnapshot; 2],
     cpu1_boot: u32,
     cpu2_boot: Option<u32>,
+}
+
+/// A core's frequency: the RCC's HCLK1 / HCLK2, or the pinned value.
+fn core_hz(clocks: Clocks, rcc: Frequencies, core: CoreId) -> u64 {
+    match (clocks, core) {
+        (Clocks::Rcc, c) => rcc.core(c),
+        (Clocks::Fixed { cpu1_hz, .. }, CoreId::Cpu1) => cpu1_hz,
+        (Clocks::Fixed { cpu2_hz, .. }, CoreId::Cpu2) => cpu2_hz,
+    }
 }

@@ -9,7 +9,11 @@
 
 use core::fmt;
 
+pub mod exti;
 pub mod flash;
+pub mod pwr;
+pub mod rcc;
+pub mod regs;
 
 /// Simulated time in picoseconds since power-on.
 pub type Picos = u64;

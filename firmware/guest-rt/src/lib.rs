@@ -4,6 +4,7 @@
 
 pub mod flash;
 pub mod scenarios;
+pub mod system;
 
 /// The SRAM2a mailbox of the two-core ping-pong demo.
 pub mod mailbox {
@@ -113,7 +114,10 @@ pub struct Log {
 
 impl Log {
     pub const fn new() -> Log {
-        Log { len: 0, items: [0; 31] }
+        Log {
+            len: 0,
+            items: [0; 31],
+        }
     }
 }
 
@@ -174,6 +178,15 @@ macro_rules! keep_host_calls {
             ".word flash_program",
             ".word flash_erase",
             ".word bench_crc",
+            ".word sys_ipcc_enable",
+            ".word sys_c2boot_toggle",
+            ".word sys_clock_64mhz",
+            ".word sys_reset_flags",
+            ".word sys_clear_reset_flags",
+            ".word sys_reset",
+            ".word sys_program_option",
+            ".word sys_read32",
+            ".word sys_write32",
             $(concat!(".word ", $extra),)*
         );
     };

@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Result};
 use serde::Serialize;
-use wb_machine::{Config, CoreId, Exit, FixedClocks, Machine, RegisterARM};
-use wb_periph::ResetKind;
+use wb_machine::{Clocks, Config, CoreId, Exit, Machine, RegisterARM, ResetCause};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -72,10 +71,10 @@ fn machine() -> Result<(
     wb_machine::loader::LoadedImage,
 )> {
     let config = Config {
-        clocks: Box::new(FixedClocks {
+        clocks: Clocks::Fixed {
             cpu1_hz: 64_000_000,
             cpu2_hz: 32_000_000,
-        }),
+        },
         ..Config::default()
     };
     let mut m = Machine::new(config)?;
@@ -85,7 +84,7 @@ fn machine() -> Result<(
         wb_firmware::CPU1_TESTS_VECTORS,
         Some(wb_firmware::CPU2_TESTS_VECTORS),
     );
-    m.reset(ResetKind::PowerOn);
+    m.reset(ResetCause::PowerOn);
     Ok((m, i1, i2))
 }
 

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use wb_machine::{Config, CoreId, Exit, FixedClocks, Machine};
-use wb_periph::ResetKind;
+use wb_machine::{Clocks, Config, CoreId, Exit, Machine, ResetCause};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -79,10 +78,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .filter(|(x, y)| *x > 0 && *y > 0)
         .with_context(|| format!("--mhz {}: expected two frequencies like 64,32", a.mhz))?;
     let config = Config {
-        clocks: Box::new(FixedClocks {
+        clocks: Clocks::Fixed {
             cpu1_hz: mhz1 * 1_000_000,
             cpu2_hz: mhz2 * 1_000_000,
-        }),
+        },
         quantum: a.quantum_ns.max(1) * 1000,
         ..Config::default()
     };
@@ -111,7 +110,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     };
     m.set_boot(v1, v2);
-    m.reset(ResetKind::PowerOn);
+    m.reset(ResetCause::PowerOn);
     if a.cpu1.is_none() && a.cpu2.is_some() {
         m.hold(CoreId::Cpu1);
     }

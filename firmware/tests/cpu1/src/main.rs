@@ -247,7 +247,6 @@ pub extern "C" fn scen_fp() -> u32 {
     ok
 }
 
-
 /// The demo: ask CPU2 to compute `x*x + 1` for 64 values through SRAM2a, with SEV/WFE
 /// handshakes, check every answer, leave a checksum at 0x20030010 and stop.
 #[no_mangle]

@@ -1,0 +1,235 @@
+//! Power control (PWR @ 0x5800_0400).
+//!
+//! Modelled: PWR_CR4.C2BOOT, which releases CPU2 once per reset ("once C2BOOT has been set, a
+//! clear/set on C2BOOT has no effect", WPAN hw_ipcc.c), and voltage scaling (CR1.VOS with
+//! SR2.VOSF during the transition). Stored without modelled effect (traced once): low-power
+//! mode selection, the voltage detectors, wake-up pins, SMPS, pull-up/down configuration.
+
+use tracing::{debug, warn};
+
+use crate::regs::{Bank, RegDef};
+use crate::{Access, BusResult, Peripheral, Picos, ResetKind};
+
+pub mod reg {
+    pub const CR1: u32 = 0x000;
+    pub const CR2: u32 = 0x004;
+    pub const CR3: u32 = 0x008;
+    pub const CR4: u32 = 0x00C;
+    pub const SR1: u32 = 0x010;
+    pub const SR2: u32 = 0x014;
+    pub const SCR: u32 = 0x018;
+    pub const CR5: u32 = 0x01C;
+    /// PUCRA, PDCRA, ... PUCRH, PDCRH (GPIO pull configuration).
+    pub const PUCRA: u32 = 0x020;
+    pub const C2CR1: u32 = 0x080;
+    pub const C2CR3: u32 = 0x084;
+    pub const EXTSCR: u32 = 0x088;
+}
+
+pub const CR4_C2BOOT: u32 = 1 << 15;
+pub const CR1_VOS_SHIFT: u32 = 9;
+pub const SR2_VOSF: u32 = 1 << 10;
+
+/// Range 2↔1 transition time tVOST: 21.4 us typical (DS11929 Tables 51-52).
+pub const VOS_TRANSITION: Picos = 21_400_000;
+
+const fn r(name: &'static str, offset: u32, reset: u32, writable: u32) -> RegDef {
+    RegDef {
+        name,
+        offset,
+        reset,
+        writable,
+    }
+}
+
+/// CR1 resets in Range 1 (VOS=01), CR3 with the internal wake-up line enabled (EIWUL).
+static REGS: [RegDef; 27] = [
+    r("CR1", reg::CR1, 0x0000_0200, 0x0000_4737),
+    r("CR2", reg::CR2, 0, 0x0000_045F),
+    r("CR3", reg::CR3, 0x0000_8000, 0x0000_FF1F),
+    r("CR4", reg::CR4, 0, 0x0000_831F),
+    r("SR1", reg::SR1, 0, 0),
+    r("SR2", reg::SR2, 0, 0),
+    r("SCR", reg::SCR, 0, 0),
+    r("CR5", reg::CR5, 0, 0x0000_817F),
+    r("PUCRA", 0x020, 0, 0xFFFF_FFFF),
+    r("PDCRA", 0x024, 0, 0xFFFF_FFFF),
+    r("PUCRB", 0x028, 0, 0xFFFF_FFFF),
+    r("PDCRB", 0x02C, 0, 0xFFFF_FFFF),
+    r("PUCRC", 0x030, 0, 0xFFFF_FFFF),
+    r("PDCRC", 0x034, 0, 0xFFFF_FFFF),
+    r("PUCRD", 0x038, 0, 0xFFFF_FFFF),
+    r("PDCRD", 0x03C, 0, 0xFFFF_FFFF),
+    r("PUCRE", 0x040, 0, 0xFFFF_FFFF),
+    r("PDCRE", 0x044, 0, 0xFFFF_FFFF),
+    r("PUCRF", 0x048, 0, 0xFFFF_FFFF),
+    r("PDCRF", 0x04C, 0, 0xFFFF_FFFF),
+    r("PUCRG", 0x050, 0, 0xFFFF_FFFF),
+    r("PDCRG", 0x054, 0, 0xFFFF_FFFF),
+    r("PUCRH", 0x058, 0, 0xFFFF_FFFF),
+    r("PDCRH", 0x05C, 0, 0xFFFF_FFFF),
+    r("C2CR1", reg::C2CR1, 0, 0x0000_C037),
+    r("C2CR3", reg::C2CR3, 0x0000_8000, 0x0000_961F),
+    r("EXTSCR", reg::EXTSCR, 0, 0),
+];
+
+#[derive(Clone, Debug)]
+pub struct Pwr {
+    regs: Bank,
+    now: Picos,
+    /// C2BOOT has been set since the last reset: CPU2 is released, further writes do nothing.
+    cpu2_booted: bool,
+    /// CPU2 must be started (taken by the machine).
+    boot_request: bool,
+    vos_done_at: Option<Picos>,
+    traced: u32,
+}
+
+impl Default for Pwr {
+    fn default() -> Self {
+        Pwr::new()
+    }
+}
+
+impl Pwr {
+    pub fn new() -> Pwr {
+        Pwr {
+            regs: Bank::new(&REGS),
+            now: 0,
+            cpu2_booted: false,
+            boot_request: false,
+            vos_done_at: None,
+            traced: 0,
+        }
+    }
+
+    /// C2BOOT was set for the first time since reset: the machine starts CPU2.
+    pub fn take_cpu2_boot(&mut self) -> bool {
+        std::mem::take(&mut self.boot_request)
+    }
+
+    pub fn cpu2_booted(&self) -> bool {
+        self.cpu2_booted
+    }
+}
+
+impl Peripheral for Pwr {
+    fn name(&self) -> &'static str {
+        "pwr"
+    }
+
+    fn size(&self) -> u32 {
+        0x400
+    }
+
+    fn read(&mut self, offset: u32, access: Access) -> BusResult<u32> {
+        self.regs.read(offset, access.width)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, access: Access) -> BusResult<()> {
+        self.advance(access.now);
+        let (i, old, new) = self.regs.merged(offset, value, access.width)?;
+        self.regs.store(i, new);
+        match offset & !3 {
+            reg::CR4 => {
+                if new & CR4_C2BOOT != 0 && !self.cpu2_booted {
+                    self.cpu2_booted = true;
+                    self.boot_request = true;
+                    debug!(target: "wb::pwr", core = %access.core, "C2BOOT: CPU2 released");
+                }
+                if (new ^ old) & !CR4_C2BOOT != 0 {
+                    self.note_stored_only(i);
+                }
+            }
+            reg::CR1 => {
+                if (new ^ old) >> CR1_VOS_SHIFT & 3 != 0 {
+                    self.regs.set_bits(reg::SR2, SR2_VOSF, true);
+                    self.vos_done_at = Some(self.now + VOS_TRANSITION);
+                }
+                if (new ^ old) & !(3 << CR1_VOS_SHIFT) != 0 {
+                    self.note_stored_only(i);
+                }
+            }
+            _ if new != old => self.note_stored_only(i),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self, _kind: ResetKind) {
+        // Every reset holds CPU2 again until C2BOOT is set.
+        *self = Pwr {
+            now: self.now,
+            traced: self.traced,
+            ..Pwr::new()
+        };
+    }
+
+    fn next_event(&self) -> Option<Picos> {
+        self.vos_done_at
+    }
+
+    fn advance(&mut self, now: Picos) {
+        self.now = self.now.max(now);
+        if self.vos_done_at.is_some_and(|t| t <= self.now) {
+            self.vos_done_at = None;
+            self.regs.set_bits(reg::SR2, SR2_VOSF, false);
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn Peripheral> {
+        Box::new(self.clone())
+    }
+}
+
+impl Pwr {
+    fn note_stored_only(&mut self, index: usize) {
+        if self.traced & (1 << index) == 0 {
+            self.traced |= 1 << index;
+            warn!(target: "wb::pwr", register = self.regs.def(index).name,
+                "written: stored, but its effect is not modelled");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CoreId, Width};
+
+    fn at(now: Picos) -> Access {
+        Access {
+            core: CoreId::Cpu1,
+            width: Width::Word,
+            now,
+        }
+    }
+
+    #[test]
+    fn c2boot_releases_cpu2_once_per_reset() {
+        let mut p = Pwr::new();
+        assert!(!p.take_cpu2_boot());
+        p.write(reg::CR4, CR4_C2BOOT, at(0)).unwrap();
+        assert!(p.take_cpu2_boot());
+        assert_eq!(p.read(reg::CR4, at(0)).unwrap(), CR4_C2BOOT);
+        // Clear then set again: no effect.
+        p.write(reg::CR4, 0, at(0)).unwrap();
+        p.write(reg::CR4, CR4_C2BOOT, at(0)).unwrap();
+        assert!(!p.take_cpu2_boot());
+        p.reset(ResetKind::System);
+        assert_eq!(p.read(reg::CR4, at(0)).unwrap(), 0);
+        p.write(reg::CR4, CR4_C2BOOT, at(0)).unwrap();
+        assert!(p.take_cpu2_boot());
+    }
+
+    #[test]
+    fn voltage_scaling_takes_its_transition_time() {
+        let mut p = Pwr::new();
+        assert_eq!(p.read(reg::CR1, at(0)).unwrap(), 0x200);
+        p.write(reg::CR1, 2 << CR1_VOS_SHIFT, at(1000)).unwrap();
+        assert_ne!(p.read(reg::SR2, at(0)).unwrap() & SR2_VOSF, 0);
+        assert_eq!(p.next_event(), Some(1000 + VOS_TRANSITION));
+        p.advance(1000 + VOS_TRANSITION);
+        assert_eq!(p.read(reg::SR2, at(0)).unwrap() & SR2_VOSF, 0);
+    }
+}

@@ -1,0 +1,801 @@
+//! Reset and clock control (RCC @ 0x5800_0000).
+//!
+//! Modelled: the system clock sources (MSI with its ranges, HSI16, HSE 32 MHz with HSEPRE, the
+//! main PLL), SW/SWS switching that waits for the source to be ready, the HCLK1 (HPRE), HCLK2
+//! (C2HPRE) and HCLK4 (SHDHPRE) prescalers that give the cores their frequencies, the
+//! peripheral clock enables of both CPUs (a peripheral is clocked when either CPU enables it),
+//! and the reset flags of RCC_CSR with RMVF.
+//!
+//! Stored but without modelled effect (traced once when software changes them): trims, the
+//! SAI PLL's output, clock interrupts, peripheral resets (xxxRSTR), sleep-mode enables, kernel
+//! clock selection, LSE/RTC, HSI48 and the HSE tuning register.
+
+use tracing::{debug, warn};
+
+use crate::regs::{Bank, RegDef};
+use crate::{Access, BusResult, CoreId, Peripheral, Picos, ResetKind};
+
+pub mod reg {
+    pub const CR: u32 = 0x000;
+    pub const ICSCR: u32 = 0x004;
+    pub const CFGR: u32 = 0x008;
+    pub const PLLCFGR: u32 = 0x00C;
+    pub const PLLSAI1CFGR: u32 = 0x010;
+    pub const CIER: u32 = 0x018;
+    pub const CIFR: u32 = 0x01C;
+    pub const CICR: u32 = 0x020;
+    pub const SMPSCR: u32 = 0x024;
+    pub const AHB1RSTR: u32 = 0x028;
+    pub const AHB2RSTR: u32 = 0x02C;
+    pub const AHB3RSTR: u32 = 0x030;
+    pub const APB1RSTR1: u32 = 0x038;
+    pub const APB1RSTR2: u32 = 0x03C;
+    pub const APB2RSTR: u32 = 0x040;
+    pub const APB3RSTR: u32 = 0x044;
+    pub const AHB1ENR: u32 = 0x048;
+    pub const AHB2ENR: u32 = 0x04C;
+    pub const AHB3ENR: u32 = 0x050;
+    pub const APB1ENR1: u32 = 0x058;
+    pub const APB1ENR2: u32 = 0x05C;
+    pub const APB2ENR: u32 = 0x060;
+    pub const AHB1SMENR: u32 = 0x068;
+    pub const AHB2SMENR: u32 = 0x06C;
+    pub const AHB3SMENR: u32 = 0x070;
+    pub const APB1SMENR1: u32 = 0x078;
+    pub const APB1SMENR2: u32 = 0x07C;
+    pub const APB2SMENR: u32 = 0x080;
+    pub const CCIPR: u32 = 0x088;
+    pub const BDCR: u32 = 0x090;
+    pub const CSR: u32 = 0x094;
+    pub const CRRCR: u32 = 0x098;
+    pub const HSECR: u32 = 0x09C;
+    pub const EXTCFGR: u32 = 0x108;
+    pub const C2AHB1ENR: u32 = 0x148;
+    pub const C2AHB2ENR: u32 = 0x14C;
+    pub const C2AHB3ENR: u32 = 0x150;
+    pub const C2APB1ENR1: u32 = 0x158;
+    pub const C2APB1ENR2: u32 = 0x15C;
+    pub const C2APB2ENR: u32 = 0x160;
+    pub const C2APB3ENR: u32 = 0x164;
+    pub const C2AHB1SMENR: u32 = 0x168;
+    pub const C2AHB2SMENR: u32 = 0x16C;
+    pub const C2AHB3SMENR: u32 = 0x170;
+    pub const C2APB1SMENR1: u32 = 0x178;
+    pub const C2APB1SMENR2: u32 = 0x17C;
+    pub const C2APB2SMENR: u32 = 0x180;
+    pub const C2APB3SMENR: u32 = 0x184;
+}
+
+/// RCC_CR bits.
+pub mod cr {
+    pub const MSION: u32 = 1 << 0;
+    pub const MSIRDY: u32 = 1 << 1;
+    pub const MSIRANGE_SHIFT: u32 = 4;
+    pub const HSION: u32 = 1 << 8;
+    pub const HSIKERON: u32 = 1 << 9;
+    pub const HSIRDY: u32 = 1 << 10;
+    pub const HSIKERDY: u32 = 1 << 12;
+    pub const HSEON: u32 = 1 << 16;
+    pub const HSERDY: u32 = 1 << 17;
+    pub const HSEPRE: u32 = 1 << 20;
+    pub const PLLON: u32 = 1 << 24;
+    pub const PLLRDY: u32 = 1 << 25;
+    pub const PLLSAI1ON: u32 = 1 << 26;
+    pub const PLLSAI1RDY: u32 = 1 << 27;
+    pub const READY: u32 = MSIRDY | HSIRDY | HSIKERDY | HSERDY | PLLRDY | PLLSAI1RDY;
+}
+
+/// RCC_CFGR fields.
+pub mod cfgr {
+    pub const SW: u32 = 0x3;
+    pub const SWS_SHIFT: u32 = 2;
+    pub const HPRE_SHIFT: u32 = 4;
+    /// HPREF, PPRE1F, PPRE2F: the prescaler values are applied (always, in this model).
+    pub const APPLIED: u32 = 0x7 << 16;
+}
+
+/// RCC_EXTCFGR fields.
+pub mod extcfgr {
+    pub const SHDHPRE_SHIFT: u32 = 0;
+    pub const C2HPRE_SHIFT: u32 = 4;
+    /// SHDHPREF, C2HPREF: applied.
+    pub const APPLIED: u32 = 0x3 << 16;
+}
+
+/// RCC_CSR bits.
+pub mod csr {
+    pub const LSI1ON: u32 = 1 << 0;
+    pub const LSI1RDY: u32 = 1 << 1;
+    pub const LSI2ON: u32 = 1 << 2;
+    pub const LSI2RDY: u32 = 1 << 3;
+    pub const RMVF: u32 = 1 << 23;
+    pub const OBLRSTF: u32 = 1 << 25;
+    pub const PINRSTF: u32 = 1 << 26;
+    pub const BORRSTF: u32 = 1 << 27;
+    pub const SFTRSTF: u32 = 1 << 28;
+    pub const IWDGRSTF: u32 = 1 << 29;
+    pub const WWDGRSTF: u32 = 1 << 30;
+    pub const LPWRRSTF: u32 = 1 << 31;
+    pub const FLAGS: u32 = 0xFE00_0000;
+}
+
+/// Start-up times of the sources whose ready flag software waits for.
+pub mod startup {
+    use crate::Picos;
+    /// HSE: 250 us typical to XOREADY (DS11929 §6.3.10, Tables 54-56).
+    pub const HSE: Picos = 250_000_000;
+    /// PLL lock time tLOCK: 15 us typical (DS11929 §6.3.12).
+    pub const PLL_LOCK: Picos = 15_000_000;
+    // MSI, HSI16 and the LSIs are ready at once: the reference gives no start-up figure.
+}
+
+/// MSI frequencies by MSIRANGE (RM0434 RCC_CR; 12..15 are not allowed).
+pub const MSI_RANGES: [u64; 12] = [
+    100_000, 200_000, 400_000, 800_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000,
+    24_000_000, 32_000_000, 48_000_000,
+];
+pub const HSI16_HZ: u64 = 16_000_000;
+pub const HSE_HZ: u64 = 32_000_000;
+
+/// The divisor an HPRE / C2HPRE / SHDHPRE code selects (registers reference, timing §5).
+pub fn ahb_divisor(code: u32) -> u64 {
+    match code & 0xF {
+        0b0001 => 3,
+        0b0010 => 5,
+        0b0101 => 6,
+        0b0110 => 10,
+        0b0111 => 32,
+        0b1000 => 2,
+        0b1001 => 4,
+        0b1010 => 8,
+        0b1011 => 16,
+        0b1100 => 64,
+        0b1101 => 128,
+        0b1110 => 256,
+        0b1111 => 512,
+        _ => 1, // 0000, and 0011 / 0100 which the table leaves out
+    }
+}
+
+const fn r(name: &'static str, offset: u32, reset: u32, writable: u32) -> RegDef {
+    RegDef {
+        name,
+        offset,
+        reset,
+        writable,
+    }
+}
+
+/// Reset values: CR (MSI on and ready at 4 MHz), CFGR (prescaler-applied flags), PLLCFGR
+/// (HAL's `RCC_PLLCFR_RESET_VALUE`), EXTCFGR (HAL_RCC_DeInit), AHB3ENR (flash interface
+/// clocked); the others are 0.
+static REGS: [RegDef; 48] = [
+    r("CR", reg::CR, 0x0000_0061, 0x0517_0BFD),
+    r("ICSCR", reg::ICSCR, 0x4000_0000, 0x7F00_FF00),
+    r("CFGR", reg::CFGR, cfgr::APPLIED, 0x7F00_BFF3),
+    r("PLLCFGR", reg::PLLCFGR, 0x2204_0100, 0xFFFF_7F73),
+    r("PLLSAI1CFGR", reg::PLLSAI1CFGR, 0x2204_0100, 0xFFFF_7F00),
+    r("CIER", reg::CIER, 0, 0x0000_077F),
+    r("CIFR", reg::CIFR, 0, 0),
+    r("CICR", reg::CICR, 0, 0),
+    r("SMPSCR", reg::SMPSCR, 0, 0x0000_0033),
+    r("AHB1RSTR", reg::AHB1RSTR, 0, 0x0001_1007),
+    r("AHB2RSTR", reg::AHB2RSTR, 0, 0x0001_209F),
+    r("AHB3RSTR", reg::AHB3RSTR, 0, 0x021F_0100),
+    r("APB1RSTR1", reg::APB1RSTR1, 0, 0x85A0_4201),
+    r("APB1RSTR2", reg::APB1RSTR2, 0, 0x0000_0021),
+    r("APB2RSTR", reg::APB2RSTR, 0, 0x0026_5800),
+    r("APB3RSTR", reg::APB3RSTR, 0, 0x0000_0001),
+    r("AHB1ENR", reg::AHB1ENR, 0, 0x0001_1007),
+    r("AHB2ENR", reg::AHB2ENR, 0, 0x0001_209F),
+    r("AHB3ENR", reg::AHB3ENR, 1 << 25, 0x021F_0100),
+    r("APB1ENR1", reg::APB1ENR1, 0, 0x85A0_4E01),
+    r("APB1ENR2", reg::APB1ENR2, 0, 0x0000_0021),
+    r("APB2ENR", reg::APB2ENR, 0, 0x0026_5800),
+    r("AHB1SMENR", reg::AHB1SMENR, 0, 0x0001_1207),
+    r("AHB2SMENR", reg::AHB2SMENR, 0, 0x0001_209F),
+    r("AHB3SMENR", reg::AHB3SMENR, 0, 0x031F_0100),
+    r("APB1SMENR1", reg::APB1SMENR1, 0, 0x85A0_4E01),
+    r("APB1SMENR2", reg::APB1SMENR2, 0, 0x0000_0021),
+    r("APB2SMENR", reg::APB2SMENR, 0, 0x0026_5800),
+    r("CCIPR", reg::CCIPR, 0, 0xFFFF_FFFF),
+    r("BDCR", reg::BDCR, 0, 0x0301_83BD),
+    r("CSR", reg::CSR, 0, 0x0080_CF05),
+    r("CRRCR", reg::CRRCR, 0, 0x0000_0001),
+    r("HSECR", reg::HSECR, 0, 0x0000_3F7F),
+    r("EXTCFGR", reg::EXTCFGR, extcfgr::APPLIED, 0x0010_00FF),
+    r("C2AHB1ENR", reg::C2AHB1ENR, 0, 0x0001_1207),
+    r("C2AHB2ENR", reg::C2AHB2ENR, 0, 0x0001_209F),
+    r("C2AHB3ENR", reg::C2AHB3ENR, 0, 0x021F_0000),
+    r("C2APB1ENR1", reg::C2APB1ENR1, 0, 0x85A0_4601),
+    r("C2APB1ENR2", reg::C2APB1ENR2, 0, 0x0000_0021),
+    r("C2APB2ENR", reg::C2APB2ENR, 0, 0x0026_5800),
+    r("C2APB3ENR", reg::C2APB3ENR, 0, 0x0000_0003),
+    r("C2AHB1SMENR", reg::C2AHB1SMENR, 0, 0x0001_1207),
+    r("C2AHB2SMENR", reg::C2AHB2SMENR, 0, 0x0001_209F),
+    r("C2AHB3SMENR", reg::C2AHB3SMENR, 0, 0x031F_0000),
+    r("C2APB1SMENR1", reg::C2APB1SMENR1, 0, 0x85A0_4601),
+    r("C2APB1SMENR2", reg::C2APB1SMENR2, 0, 0x0000_0021),
+    r("C2APB2SMENR", reg::C2APB2SMENR, 0, 0x0026_5800),
+    r("C2APB3SMENR", reg::C2APB3SMENR, 0, 0x0000_0003),
+];
+
+/// Registers whose effect the model implements (the rest are storage, traced once).
+const MODELLED: [u32; 17] = [
+    reg::CR,
+    reg::CFGR,
+    reg::PLLCFGR,
+    reg::CSR,
+    reg::EXTCFGR,
+    reg::AHB1ENR,
+    reg::AHB2ENR,
+    reg::AHB3ENR,
+    reg::APB1ENR1,
+    reg::APB1ENR2,
+    reg::APB2ENR,
+    reg::C2AHB1ENR,
+    reg::C2AHB2ENR,
+    reg::C2AHB3ENR,
+    reg::C2APB1ENR1,
+    reg::C2APB1ENR2,
+    reg::C2APB2ENR,
+];
+
+/// Why the chip was reset: decides the RCC_CSR flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetCause {
+    /// Power-on or brown-out.
+    PowerOn,
+    /// The NRST pin.
+    Pin,
+    /// SYSRESETREQ from either core.
+    Software,
+    /// OBL_LAUNCH (option-byte load).
+    OptionLoad,
+    Iwdg,
+    Wwdg,
+    LowPower,
+}
+
+impl ResetCause {
+    /// The CSR flags this reset sets. An internal reset also drives the NRST pin, so PINRSTF
+    /// comes with every cause.
+    pub fn flags(self) -> u32 {
+        csr::PINRSTF
+            | match self {
+                ResetCause::PowerOn => csr::BORRSTF,
+                ResetCause::Pin => 0,
+                ResetCause::Software => csr::SFTRSTF,
+                ResetCause::OptionLoad => csr::OBLRSTF,
+                ResetCause::Iwdg => csr::IWDGRSTF,
+                ResetCause::Wwdg => csr::WWDGRSTF,
+                ResetCause::LowPower => csr::LPWRRSTF,
+            }
+    }
+
+    pub fn kind(self) -> ResetKind {
+        match self {
+            ResetCause::PowerOn => ResetKind::PowerOn,
+            ResetCause::OptionLoad => ResetKind::OptionLoad,
+            _ => ResetKind::System,
+        }
+    }
+}
+
+/// The clock-enable bit of a peripheral, for each CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gate {
+    pub name: &'static str,
+    /// CPU1's enable register (AHBxENR / APBxENRy) and CPU2's (C2...), if it has one.
+    pub cpu1: u32,
+    pub cpu2: Option<u32>,
+    pub bit: u32,
+}
+
+const fn gate(name: &'static str, cpu1: u32, cpu2: Option<u32>, bit: u32) -> Gate {
+    Gate {
+        name,
+        cpu1,
+        cpu2,
+        bit,
+    }
+}
+
+/// Peripheral base address → clock-enable bit (registers reference §2 and §5).
+static GATES: [(u32, Gate); 30] = {
+    use reg::*;
+    [
+        (0x4002_0000, gate("DMA1", AHB1ENR, Some(C2AHB1ENR), 0)),
+        (0x4002_0400, gate("DMA2", AHB1ENR, Some(C2AHB1ENR), 1)),
+        (0x4002_0800, gate("DMAMUX1", AHB1ENR, Some(C2AHB1ENR), 2)),
+        (0x4002_3000, gate("CRC", AHB1ENR, Some(C2AHB1ENR), 12)),
+        (0x4002_4000, gate("TSC", AHB1ENR, Some(C2AHB1ENR), 16)),
+        (0x4800_0000, gate("GPIOA", AHB2ENR, Some(C2AHB2ENR), 0)),
+        (0x4800_0400, gate("GPIOB", AHB2ENR, Some(C2AHB2ENR), 1)),
+        (0x4800_0800, gate("GPIOC", AHB2ENR, Some(C2AHB2ENR), 2)),
+        (0x4800_0C00, gate("GPIOD", AHB2ENR, Some(C2AHB2ENR), 3)),
+        (0x4800_1000, gate("GPIOE", AHB2ENR, Some(C2AHB2ENR), 4)),
+        (0x4800_1C00, gate("GPIOH", AHB2ENR, Some(C2AHB2ENR), 7)),
+        (0x5004_0000, gate("ADC", AHB2ENR, Some(C2AHB2ENR), 13)),
+        (0x5006_0000, gate("AES1", AHB2ENR, Some(C2AHB2ENR), 16)),
+        (0x5800_2000, gate("PKA", AHB3ENR, Some(C2AHB3ENR), 16)),
+        (0x5800_1800, gate("AES2", AHB3ENR, Some(C2AHB3ENR), 17)),
+        (0x5800_1000, gate("RNG", AHB3ENR, Some(C2AHB3ENR), 18)),
+        (0x5800_1400, gate("HSEM", AHB3ENR, Some(C2AHB3ENR), 19)),
+        (0x5800_0C00, gate("IPCC", AHB3ENR, Some(C2AHB3ENR), 20)),
+        (0x4000_0000, gate("TIM2", APB1ENR1, Some(C2APB1ENR1), 0)),
+        (0x4000_2400, gate("LCD", APB1ENR1, Some(C2APB1ENR1), 9)),
+        (0x4000_2C00, gate("WWDG", APB1ENR1, None, 11)),
+        (0x4000_3800, gate("SPI2", APB1ENR1, Some(C2APB1ENR1), 14)),
+        (0x4000_5400, gate("I2C1", APB1ENR1, Some(C2APB1ENR1), 21)),
+        (0x4000_5C00, gate("I2C3", APB1ENR1, Some(C2APB1ENR1), 23)),
+        (0x4000_8000, gate("LPUART1", APB1ENR2, Some(C2APB1ENR2), 0)),
+        (0x4001_2C00, gate("TIM1", APB2ENR, Some(C2APB2ENR), 11)),
+        (0x4001_3000, gate("SPI1", APB2ENR, Some(C2APB2ENR), 12)),
+        (0x4001_3800, gate("USART1", APB2ENR, Some(C2APB2ENR), 14)),
+        (0x4001_4400, gate("TIM16", APB2ENR, Some(C2APB2ENR), 17)),
+        (0x4001_4800, gate("TIM17", APB2ENR, Some(C2APB2ENR), 18)),
+    ]
+};
+
+/// The clock enable of the peripheral whose registers start at `base`, if it has one.
+pub fn gate_for(base: u32) -> Option<Gate> {
+    GATES.iter().find(|(b, _)| *b == base).map(|(_, g)| *g)
+}
+
+/// Core and bus frequencies, in Hz.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frequencies {
+    pub sysclk: u64,
+    /// CPU1, AHB1/2/3.
+    pub hclk1: u64,
+    /// CPU2.
+    pub hclk2: u64,
+    /// AHB4 (flash, RCC, PWR, IPCC, ...), SRAM2.
+    pub hclk4: u64,
+}
+
+impl Frequencies {
+    pub fn core(&self, core: CoreId) -> u64 {
+        match core {
+            CoreId::Cpu1 => self.hclk1,
+            CoreId::Cpu2 => self.hclk2,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Rcc {
+    regs: Bank,
+    now: Picos,
+    /// When HSERDY and PLLRDY come up, while their source starts.
+    hse_ready_at: Option<Picos>,
+    pll_ready_at: Option<Picos>,
+    freqs: Frequencies,
+    /// The frequencies changed since the machine last asked.
+    freq_changed: bool,
+    /// Registers (by index) already traced as stored-only.
+    traced: u64,
+}
+
+impl Default for Rcc {
+    fn default() -> Self {
+        Rcc::new()
+    }
+}
+
+impl Rcc {
+    pub fn new() -> Rcc {
+        let mut rcc = Rcc {
+            regs: Bank::new(&REGS),
+            now: 0,
+            hse_ready_at: None,
+            pll_ready_at: None,
+            freqs: Frequencies {
+                sysclk: 0,
+                hclk1: 0,
+                hclk2: 0,
+                hclk4: 0,
+            },
+            freq_changed: false,
+            traced: 0,
+        };
+        rcc.freqs = rcc.compute();
+        rcc
+    }
+
+    pub fn frequencies(&self) -> Frequencies {
+        self.freqs
+    }
+
+    /// Whether the core or bus frequencies changed since the last call.
+    pub fn take_freq_change(&mut self) -> bool {
+        std::mem::take(&mut self.freq_changed)
+    }
+
+    /// Whether the peripheral behind `gate` is clocked (by either CPU's enable).
+    pub fn clocked(&self, gate: &Gate) -> bool {
+        let on = |r: u32| self.regs.get(r) & (1 << gate.bit) != 0;
+        on(gate.cpu1) || gate.cpu2.is_some_and(on)
+    }
+
+    /// Record the cause of the reset that just happened in RCC_CSR.
+    pub fn record_reset(&mut self, cause: ResetCause) {
+        self.regs.set_bits(reg::CSR, cause.flags(), true);
+    }
+
+    pub fn csr(&self) -> u32 {
+        self.regs.get(reg::CSR)
+    }
+
+    fn msi_hz(&self) -> u64 {
+        let range = (self.regs.get(reg::CR) >> cr::MSIRANGE_SHIFT) & 0xF;
+        MSI_RANGES[(range as usize).min(MSI_RANGES.len() - 1)]
+    }
+
+    fn hse_hz(&self) -> u64 {
+        if self.regs.get(reg::CR) & cr::HSEPRE != 0 {
+            HSE_HZ / 2
+        } else {
+            HSE_HZ
+        }
+    }
+
+    /// PLLRCLK: source / M × N / R.
+    fn pll_hz(&self) -> u64 {
+        let c = self.regs.get(reg::PLLCFGR);
+        let src = match c & 3 {
+            1 => self.msi_hz(),
+            2 => HSI16_HZ,
+            3 => self.hse_hz(),
+            _ => 0,
+        };
+        let m = ((c >> 4) & 7) as u64 + 1;
+        let n = ((c >> 8) & 0x7F) as u64;
+        let r = ((c >> 29) & 7) as u64 + 1;
+        src / m * n / r
+    }
+
+    fn source_hz(&self, sw: u32) -> u64 {
+        match sw & 3 {
+            0 => self.msi_hz(),
+            1 => HSI16_HZ,
+            2 => self.hse_hz(),
+            _ => self.pll_hz(),
+        }
+    }
+
+    fn sws(&self) -> u32 {
+        (self.regs.get(reg::CFGR) >> cfgr::SWS_SHIFT) & 3
+    }
+
+    fn compute(&self) -> Frequencies {
+        let sysclk = self.source_hz(self.sws()).max(1);
+        let cfgr = self.regs.get(reg::CFGR);
+        let ext = self.regs.get(reg::EXTCFGR);
+        let div = |code: u32| (sysclk / ahb_divisor(code)).max(1);
+        Frequencies {
+            sysclk,
+            hclk1: div(cfgr >> cfgr::HPRE_SHIFT),
+            hclk2: div(ext >> extcfgr::C2HPRE_SHIFT),
+            hclk4: div(ext >> extcfgr::SHDHPRE_SHIFT),
+        }
+    }
+
+    fn ready_bit(sw: u32) -> u32 {
+        match sw & 3 {
+            0 => cr::MSIRDY,
+            1 => cr::HSIRDY,
+            2 => cr::HSERDY,
+            _ => cr::PLLRDY,
+        }
+    }
+
+    fn on_bit(sw: u32) -> u32 {
+        match sw & 3 {
+            0 => cr::MSION,
+            1 => cr::HSION,
+            2 => cr::HSEON,
+            _ => cr::PLLON,
+        }
+    }
+
+    /// Oscillators the hardware keeps on: the system clock's source, and the PLL's input
+    /// while the PLL runs.
+    fn held_on(&self, cr_value: u32) -> u32 {
+        let sws = self.sws();
+        let mut held = Self::on_bit(sws);
+        if sws == 3 || cr_value & cr::PLLON != 0 {
+            held |= match self.regs.get(reg::PLLCFGR) & 3 {
+                1 => cr::MSION,
+                2 => cr::HSION,
+                3 => cr::HSEON,
+                _ => 0,
+            };
+        }
+        held
+    }
+
+    fn write_cr(&mut self, old: u32, mut new: u32) {
+        new |= self.held_on(new) & old;
+        let rising = new & !old;
+        new &= !cr::READY;
+        // MSI, HSI16 (and its kernel-clock request) are ready at once.
+        if new & cr::MSION != 0 {
+            new |= cr::MSIRDY;
+        }
+        if new & cr::HSION != 0 {
+            new |= cr::HSIRDY | cr::HSIKERDY;
+        } else if new & cr::HSIKERON != 0 {
+            new |= cr::HSIKERDY;
+        }
+        if new & cr::HSEON == 0 {
+            self.hse_ready_at = None;
+        } else if rising & cr::HSEON != 0 {
+            self.hse_ready_at = Some(self.now + startup::HSE);
+        } else if self.hse_ready_at.is_none() {
+            new |= cr::HSERDY;
+        }
+        if new & cr::PLLON == 0 {
+            self.pll_ready_at = None;
+        } else if rising & cr::PLLON != 0 {
+            self.pll_ready_at = Some(self.now + startup::PLL_LOCK);
+        } else if self.pll_ready_at.is_none() {
+            new |= cr::PLLRDY;
+        }
+        if new & cr::PLLSAI1ON != 0 {
+            new |= cr::PLLSAI1RDY;
+        }
+        self.regs.set(reg::CR, new);
+    }
+
+    /// Switch SWS to SW once the selected source is ready.
+    fn try_switch(&mut self) {
+        let cfgr_v = self.regs.get(reg::CFGR);
+        let sw = cfgr_v & cfgr::SW;
+        if sw != self.sws() && self.regs.get(reg::CR) & Self::ready_bit(sw) != 0 {
+            let v = (cfgr_v & !(3 << cfgr::SWS_SHIFT)) | (sw << cfgr::SWS_SHIFT);
+            self.regs.set(reg::CFGR, v);
+            debug!(target: "wb::rcc", sw, "system clock switched");
+        }
+    }
+
+    fn update(&mut self) {
+        self.try_switch();
+        let f = self.compute();
+        if f != self.freqs {
+            debug!(target: "wb::rcc", ?f, "clock frequencies");
+            if f.sysclk > 64_000_000 || f.hclk2 > 32_000_000 {
+                warn!(target: "wb::rcc", ?f, "clock above the chip's maximum (SYSCLK 64 MHz, HCLK2 32 MHz)");
+            }
+            self.freqs = f;
+            self.freq_changed = true;
+        }
+    }
+
+    fn note_stored_only(&mut self, index: usize) {
+        if self.traced & (1 << index) == 0 {
+            self.traced |= 1 << index;
+            warn!(target: "wb::rcc", register = self.regs.def(index).name,
+                "written: stored, but its effect is not modelled");
+        }
+    }
+}
+
+impl Peripheral for Rcc {
+    fn name(&self) -> &'static str {
+        "rcc"
+    }
+
+    fn size(&self) -> u32 {
+        0x400
+    }
+
+    fn read(&mut self, offset: u32, access: Access) -> BusResult<u32> {
+        self.regs.read(offset, access.width)
+    }
+
+    fn write(&mut self, offset: u32, value: u32, access: Access) -> BusResult<()> {
+        self.advance(access.now);
+        let (i, old, new) = self.regs.merged(offset, value, access.width)?;
+        let at = offset & !3;
+        match at {
+            reg::CR => self.write_cr(old, new),
+            reg::CSR => {
+                let mut v = new;
+                // RMVF clears the reset flags; it reads as 0.
+                if v & csr::RMVF != 0 {
+                    v &= !(csr::RMVF | csr::FLAGS);
+                } else {
+                    v = (v & !csr::FLAGS) | (old & csr::FLAGS);
+                }
+                v &= !(csr::LSI1RDY | csr::LSI2RDY);
+                if v & csr::LSI1ON != 0 {
+                    v |= csr::LSI1RDY;
+                }
+                if v & csr::LSI2ON != 0 {
+                    v |= csr::LSI2RDY;
+                }
+                self.regs.store(i, v);
+            }
+            _ => {
+                self.regs.store(i, new);
+                if new != old && !MODELLED.contains(&at) {
+                    self.note_stored_only(i);
+                }
+            }
+        }
+        self.update();
+        Ok(())
+    }
+
+    fn reset(&mut self, kind: ResetKind) {
+        // The reset flags survive every reset but a power-on; the backup domain (BDCR) too.
+        let keep_csr = self.regs.get(reg::CSR) & csr::FLAGS;
+        match kind {
+            ResetKind::PowerOn => {
+                *self = Rcc {
+                    now: self.now,
+                    ..Rcc::new()
+                };
+                self.freq_changed = true;
+            }
+            ResetKind::System | ResetKind::OptionLoad => {
+                self.regs.reset_except(|d| d.offset == reg::BDCR);
+                self.regs.set(reg::CSR, keep_csr);
+                self.hse_ready_at = None;
+                self.pll_ready_at = None;
+                self.update();
+            }
+        }
+    }
+
+    fn next_event(&self) -> Option<Picos> {
+        [self.hse_ready_at, self.pll_ready_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn advance(&mut self, now: Picos) {
+        self.now = self.now.max(now);
+        let mut cr_v = self.regs.get(reg::CR);
+        if self.hse_ready_at.is_some_and(|t| t <= self.now) {
+            self.hse_ready_at = None;
+            cr_v |= cr::HSERDY;
+        }
+        if self.pll_ready_at.is_some_and(|t| t <= self.now) {
+            self.pll_ready_at = None;
+            cr_v |= cr::PLLRDY;
+        }
+        self.regs.set(reg::CR, cr_v);
+        self.update();
+    }
+
+    fn clone_box(&self) -> Box<dyn Peripheral> {
+        Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Width;
+
+    fn at(now: Picos) -> Access {
+        Access {
+            core: CoreId::Cpu1,
+            width: Width::Word,
+            now,
+        }
+    }
+
+    fn w(r: &mut Rcc, off: u32, v: u32, now: Picos) {
+        r.write(off, v, at(now)).unwrap();
+    }
+
+    fn rd(r: &mut Rcc, off: u32) -> u32 {
+        r.read(off, at(0)).unwrap()
+    }
+
+    #[test]
+    fn resets_to_msi_4mhz_on_every_bus() {
+        let mut r = Rcc::new();
+        assert_eq!(rd(&mut r, reg::CR), 0x61);
+        assert_eq!(rd(&mut r, reg::EXTCFGR), 0x0003_0000);
+        assert_eq!(rd(&mut r, reg::PLLCFGR), 0x2204_0100);
+        let f = r.frequencies();
+        assert_eq!(
+            (f.sysclk, f.hclk1, f.hclk2, f.hclk4),
+            (4_000_000, 4_000_000, 4_000_000, 4_000_000)
+        );
+    }
+
+    /// The usual run configuration: HSE 32 MHz → PLL /2 ×8 /2 = 64 MHz, CPU2 at /2.
+    #[test]
+    fn hse_pll_64mhz_with_cpu2_at_half() {
+        let mut r = Rcc::new();
+        w(&mut r, reg::CR, 0x61 | cr::HSEON, 0);
+        assert_eq!(rd(&mut r, reg::CR) & cr::HSERDY, 0);
+        assert_eq!(r.next_event(), Some(startup::HSE));
+        r.advance(startup::HSE);
+        assert_ne!(rd(&mut r, reg::CR) & cr::HSERDY, 0);
+        // PLLSRC=HSE, M=/2 (1), N=8, R=/2 (1), PLLREN.
+        w(
+            &mut r,
+            reg::PLLCFGR,
+            3 | (1 << 4) | (8 << 8) | (1 << 29) | (1 << 28),
+            startup::HSE,
+        );
+        let v = rd(&mut r, reg::CR);
+        w(&mut r, reg::CR, v | cr::PLLON, startup::HSE);
+        // Switching to a PLL that has not locked waits.
+        w(&mut r, reg::CFGR, cfgr::APPLIED | 3, startup::HSE);
+        assert_eq!(rd(&mut r, reg::CFGR) & 0xC, 0);
+        w(&mut r, reg::EXTCFGR, 0b1000 << 4, startup::HSE);
+        r.take_freq_change();
+        r.advance(startup::HSE + startup::PLL_LOCK);
+        assert_eq!(rd(&mut r, reg::CFGR) & 0xC, 0xC, "SWS = PLL once locked");
+        assert!(r.take_freq_change());
+        let f = r.frequencies();
+        assert_eq!(
+            (f.hclk1, f.hclk2, f.hclk4),
+            (64_000_000, 32_000_000, 64_000_000)
+        );
+        // The running PLL and its source cannot be switched off.
+        w(&mut r, reg::CR, 0, startup::HSE + startup::PLL_LOCK);
+        let v = rd(&mut r, reg::CR);
+        assert_eq!(v & (cr::PLLON | cr::HSEON), cr::PLLON | cr::HSEON);
+    }
+
+    #[test]
+    fn prescaler_codes_and_msi_ranges() {
+        assert_eq!(ahb_divisor(0b0101), 6);
+        assert_eq!(ahb_divisor(0b1111), 512);
+        let mut r = Rcc::new();
+        w(&mut r, reg::CR, cr::MSION | (11 << 4), 0);
+        assert_eq!(r.frequencies().hclk1, 48_000_000);
+    }
+
+    #[test]
+    fn reset_flags_and_rmvf() {
+        let mut r = Rcc::new();
+        r.record_reset(ResetCause::PowerOn);
+        assert_eq!(r.csr() & csr::FLAGS, csr::BORRSTF | csr::PINRSTF);
+        w(&mut r, reg::CSR, csr::RMVF, 0);
+        assert_eq!(r.csr(), 0);
+        r.reset(ResetKind::System);
+        r.record_reset(ResetCause::Software);
+        r.reset(ResetKind::OptionLoad);
+        r.record_reset(ResetCause::OptionLoad);
+        assert_eq!(
+            r.csr() & csr::FLAGS,
+            csr::SFTRSTF | csr::OBLRSTF | csr::PINRSTF
+        );
+        // Writing the flags directly does nothing.
+        w(&mut r, reg::CSR, 0, 0);
+        assert_ne!(r.csr() & csr::SFTRSTF, 0);
+        r.reset(ResetKind::PowerOn);
+        assert_eq!(r.csr(), 0);
+    }
+
+    #[test]
+    fn either_cpu_enable_clocks_a_peripheral() {
+        let mut r = Rcc::new();
+        let ipcc = gate_for(0x5800_0C00).unwrap();
+        assert!(!r.clocked(&ipcc));
+        w(&mut r, reg::C2AHB3ENR, 1 << 20, 0);
+        assert!(r.clocked(&ipcc));
+        w(&mut r, reg::C2AHB3ENR, 0, 0);
+        w(&mut r, reg::AHB3ENR, (1 << 25) | (1 << 20), 0);
+        assert!(r.clocked(&ipcc));
+        assert!(gate_for(0x1234_0000).is_none());
+    }
+
+    #[test]
+    fn unknown_offsets_are_bus_errors() {
+        let mut r = Rcc::new();
+        assert_eq!(r.read(0x014, at(0)), Err(crate::BusError::Unmapped));
+        assert_eq!(r.write(0x200, 0, at(0)), Err(crate::BusError::Unmapped));
+    }
+}
