@@ -8,6 +8,7 @@ use std::process::Command;
 const IMAGES: &[(&str, &str)] = &[
     ("cpu1-tests", "thumbv7em-none-eabihf"),
     ("cpu2-tests", "thumbv6m-none-eabi"),
+    ("boot-counter", "thumbv7em-none-eabihf"),
 ];
 
 fn main() {

@@ -2,7 +2,7 @@
 //! does it, the clock tree driving the cores' frequencies, reset flags, SRAM across resets,
 //! option bytes loaded by OBL_LAUNCH and the safeboot vector after a complement mismatch.
 
-use wb_machine::{Clocks, Config, CoreId, Exit, ResetCause, RunState};
+use wb_machine::{Clocks, Config, CoreId, Device, Exit, PowerCut, ResetCause, RunState};
 use wb_periph::flash::{reg, sr};
 use wb_periph::rcc::csr;
 use wb_tests::Bench;
@@ -187,6 +187,31 @@ fn option_bytes_go_live_at_obl_launch() {
     );
     let (csr_v, _) = b.call(Cpu1, "sys_reset_flags", &[]);
     assert_ne!(csr_v & csr::OBLRSTF, 0, "option-byte-load reset flag");
+    // And in the device file.
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("obl.wbdev");
+    b.m.device().save(&path).unwrap();
+    let (options, bad) = Device::load(&path).unwrap().options();
+    assert_eq!((options.get(reg::IPCCBR), bad.len()), (Some(0x0123), 0));
+}
+
+#[test]
+fn a_torn_option_byte_program_leaves_a_complement_mismatch() {
+    let mut b = Bench::held_cpu2(chip());
+    b.m.arm_power_cut(PowerCut::DuringOp(1), 7);
+    let exit = b.call_to(
+        Cpu1,
+        "sys_program_option",
+        &[reg::IPCCBR, 0x0123],
+        "app_main",
+        100 * MS,
+    );
+    assert_eq!(exit, Exit::PowerCut(Some(1)));
+    assert_eq!(b.m.flash_log()[0].kind, "option-program");
+    let (_, bad) = b.m.device().options();
+    assert_eq!(bad.len(), 1, "one slot's complement was not written");
+    run_to(&mut b, Cpu1, "app_main", MS);
+    let (sr_v, _) = b.call(Cpu1, "sys_read32", &[0x5800_4010]);
+    assert_ne!(sr_v & sr::OPTVERR, 0, "OPTVERR after the power-on load");
 }
 
 #[test]

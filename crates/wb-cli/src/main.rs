@@ -21,6 +21,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Measure emulation speed against raw unicorn in the same process.
     Bench(cmd::bench::Args),
+    /// Create, inspect and edit device files (flash, option bytes, OTP of one chip).
+    Device(cmd::device::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(a) => cmd::run::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Device(a) => cmd::device::run(a),
     };
     match result {
         Ok(code) => code,

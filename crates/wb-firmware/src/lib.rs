@@ -1,10 +1,16 @@
-//! Guest firmware images, built from `firmware/` by this crate's build script.
+//! Guest firmware images, built from `firmware/` by this crate's build script, and the device
+//! presets made from them.
+
+pub mod presets;
 
 /// CPU1 (Cortex-M4) test program: cycle cases, interrupt/fault scenarios, the ping-pong demo.
 pub const CPU1_TESTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cpu1-tests.elf"));
 
 /// CPU2 (Cortex-M0+) test program: cycle cases, interrupt/fault scenarios, the ping-pong peer.
 pub const CPU2_TESTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cpu2-tests.elf"));
+
+/// CPU1 boot counter: appends a record to the flash page at 0x080C_0000 at every boot.
+pub const BOOT_COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-counter.elf"));
 
 /// Vector table of the CPU1 test program (start of flash).
 pub const CPU1_TESTS_VECTORS: u32 = 0x0800_0000;
@@ -15,7 +21,7 @@ pub const CPU2_TESTS_VECTORS: u32 = 0x0808_0000;
 mod tests {
     #[test]
     fn images_are_arm_elf() {
-        for img in [super::CPU1_TESTS, super::CPU2_TESTS] {
+        for img in [super::CPU1_TESTS, super::CPU2_TESTS, super::BOOT_COUNTER] {
             assert_eq!(&img[..4], b"\x7fELF");
             assert_eq!(u16::from_le_bytes([img[18], img[19]]), 40); // EM_ARM
         }

@@ -10,6 +10,7 @@
 pub mod bus;
 pub mod clock;
 pub mod core;
+pub mod device;
 pub mod exception;
 pub mod loader;
 pub mod machine;
@@ -22,6 +23,7 @@ pub mod view;
 pub use crate::bus::IrqRoute;
 pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
+pub use crate::device::{Device, DeviceError};
 pub use crate::machine::{
     Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot, DEFAULT_SAFEBOOT_VECTOR,
 };

@@ -14,6 +14,7 @@ use crate::bus::{EXTI_BASE, PWR_BASE, RCC_BASE};
 use crate::clock::Clocks;
 use crate::core::FlashWaits;
 use crate::core::{BootAlias, Core, CoreState, EngineError, Fault, RunState, Stop};
+use crate::device::Device;
 use crate::exception::fp_reg;
 use crate::loader::{self, LoadError, LoadedImage};
 use crate::memory;
@@ -565,6 +566,38 @@ impl Machine {
             _ => self.cut_power(seed),
         };
         Some(Exit::PowerCut(torn))
+    }
+
+    /// The persistent state of the chip: flash, option-byte area, OTP and engineering bytes,
+    /// ECC errors. (An operation in progress is not in it: save between operations, or cut the
+    /// power first to decide how it ends.)
+    pub fn device(&self) -> Device {
+        let sh = self.shared.borrow();
+        Device {
+            flash: self.mem.region(memory::FLASH).to_vec(),
+            option_bytes: self.mem.region(memory::OPTION_BYTES).to_vec(),
+            info: self.mem.region(memory::INFO).to_vec(),
+            ecc: sh.flash.ecc_errors().clone(),
+            note: String::new(),
+        }
+    }
+
+    /// Put `dev`'s persistent state into the chip and power it on from there.
+    pub fn load_device(&mut self, dev: &Device) {
+        for (region, bytes) in [
+            (memory::FLASH, &dev.flash),
+            (memory::OPTION_BYTES, &dev.option_bytes),
+            (memory::INFO, &dev.info),
+        ] {
+            self.mem.region_mut(region).copy_from_slice(bytes);
+        }
+        self.shared
+            .borrow_mut()
+            .flash
+            .set_ecc_errors(dev.ecc.clone());
+        self.code_changed(&[(memory::FLASH.base, memory::FLASH.end())]);
+        self.flash_key = None;
+        self.reset(ResetCause::PowerOn);
     }
 
     /// The log of every flash operation since the machine was built.

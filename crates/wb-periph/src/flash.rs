@@ -608,6 +608,11 @@ impl Flash {
         self.ecc.insert(offset / DOUBLE_WORD, ecc);
     }
 
+    /// Replace the whole ECC error map (keys: double-word index), as when a device is loaded.
+    pub fn set_ecc_errors(&mut self, errors: BTreeMap<u32, Ecc>) {
+        self.ecc = errors;
+    }
+
     /// FLASH_ACR (CPU1) or FLASH_C2ACR (CPU2): LATENCY, PRFTEN, ICEN, DCEN for the cycle model.
     pub fn acr(&self, core: CoreId) -> u32 {
         match core {

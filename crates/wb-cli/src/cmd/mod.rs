@@ -1,2 +1,13 @@
 pub mod bench;
+pub mod device;
 pub mod run;
+
+/// An address or length on the command line: decimal, or hex with 0x (underscores allowed).
+pub fn parse_addr(s: &str) -> Result<u32, String> {
+    let t = s.trim_start_matches("0x").trim_start_matches("0X");
+    u32::from_str_radix(
+        &t.replace('_', ""),
+        if t.len() != s.len() { 16 } else { 10 },
+    )
+    .map_err(|e| format!("{s}: not an address ({e})"))
+}

@@ -1,4 +1,5 @@
-//! `wbemu run`: load images, run headless, print per-core instructions, cycles, time and the
+//! `wbemu run`: load a device and images, run headless (optionally cutting the power at a
+//! flash operation), print per-core instructions, cycles, time, the flash operations and the
 //! exit reason (JSON with `--json`).
 
 use std::path::PathBuf;
@@ -6,11 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use wb_machine::{Clocks, Config, CoreId, Exit, Machine, ResetCause};
+use wb_machine::{Clocks, Config, CoreId, Exit, Machine, PowerCut, ResetCause};
+use wb_periph::flash::OpRecord;
+
+use super::parse_addr;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// CPU1 image (ELF, or raw binary with --cpu1-base). Default: the built-in two-core demo.
+    /// CPU1 image (ELF, or raw binary with --cpu1-base), programmed into the device before the
+    /// run. Default without images and --device: the built-in two-core demo.
     #[arg(long)]
     cpu1: Option<PathBuf>,
     /// CPU2 image (ELF, or raw binary with --cpu2-base).
@@ -25,15 +30,33 @@ pub struct Args {
     /// Vector table CPU1 boots from (default: the image's lowest load address).
     #[arg(long, value_parser = parse_addr)]
     cpu1_vector: Option<u32>,
-    /// Vector table CPU2 is released at (default: the image's lowest load address).
+    /// Vector table CPU2 is released at from reset (default with --cpu2: the image's lowest
+    /// load address; without --cpu2, CPU2 waits for PWR_CR4.C2BOOT and boots at SBRV).
     #[arg(long, value_parser = parse_addr)]
     cpu2_vector: Option<u32>,
     /// Stop after this many CPU1 clock cycles.
     #[arg(long, default_value_t = 640_000_000)]
     max_cycles: u64,
-    /// Core clocks in MHz as CPU1,CPU2 (the usual run configuration is 64,32; reset is 4,4).
-    #[arg(long, default_value = "64,32")]
+    /// Core clocks: "rcc" (the chip: MSI 4 MHz after reset, then what the firmware sets up),
+    /// or pinned frequencies in MHz as CPU1,CPU2, e.g. 64,32.
+    #[arg(long, default_value = "rcc")]
     mhz: String,
+    /// Device file to run (flash, option bytes, OTP); see `wbemu device new`.
+    #[arg(long)]
+    device: Option<PathBuf>,
+    /// Write the device's persistent state back to --device when the run ends.
+    #[arg(long, requires = "device")]
+    save: bool,
+    /// Print every flash operation (sequence, time, core, kind, address, outcome).
+    #[arg(long)]
+    trace_flash: bool,
+    /// Cut the power once: before:N, during:N or after:N (flash operation N, from 1), or
+    /// at:T (T microseconds of simulated time). The chip powers on again and the run goes on.
+    #[arg(long, value_parser = parse_cut)]
+    cut_power: Option<PowerCut>,
+    /// Seed deciding how a torn flash operation ends.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Lock-step quantum in nanoseconds.
     #[arg(long, default_value_t = wb_machine::machine::DEFAULT_QUANTUM / 1000)]
     quantum_ns: u64,
@@ -42,13 +65,48 @@ pub struct Args {
     json: bool,
 }
 
-fn parse_addr(s: &str) -> Result<u32, String> {
-    let t = s.trim_start_matches("0x").trim_start_matches("0X");
-    u32::from_str_radix(
-        &t.replace('_', ""),
-        if t.len() != s.len() { 16 } else { 10 },
-    )
-    .map_err(|e| format!("{s}: not an address ({e})"))
+fn parse_cut(s: &str) -> Result<PowerCut, String> {
+    let (kind, n) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s}: expected before:N, during:N, after:N or at:MICROSECONDS"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|e| format!("{s}: {n:?} is not a number ({e})"))?;
+    if n == 0 && kind != "at" {
+        return Err(format!("{s}: flash operations are numbered from 1"));
+    }
+    match kind {
+        "before" => Ok(PowerCut::BeforeOp(n)),
+        "during" => Ok(PowerCut::DuringOp(n)),
+        "after" => Ok(PowerCut::AfterOp(n)),
+        "at" => Ok(PowerCut::At(n * 1_000_000)),
+        _ => Err(format!("{s}: {kind:?} is not before, during, after or at")),
+    }
+}
+
+#[derive(Serialize)]
+struct FlashOp {
+    seq: u64,
+    start_us: f64,
+    end_us: f64,
+    core: &'static str,
+    kind: &'static str,
+    address: String,
+    outcome: String,
+}
+
+impl FlashOp {
+    fn of(r: &OpRecord) -> FlashOp {
+        FlashOp {
+            seq: r.seq,
+            start_us: r.start as f64 / 1e6,
+            end_us: r.end as f64 / 1e6,
+            core: r.core.name(),
+            kind: r.kind,
+            address: format!("{:#010x}", r.address),
+            outcome: format!("{:?}", r.outcome),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -67,29 +125,46 @@ struct CoreReport {
 struct Report {
     exit: String,
     simulated_us: f64,
+    /// Power cuts that happened, with the operation each tore or dropped.
+    power_cuts: Vec<String>,
     cores: Vec<CoreReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flash_ops: Option<Vec<FlashOp>>,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let (mhz1, mhz2) = a
-        .mhz
-        .split_once(',')
-        .and_then(|(x, y)| Some((x.trim().parse::<u64>().ok()?, y.trim().parse::<u64>().ok()?)))
-        .filter(|(x, y)| *x > 0 && *y > 0)
-        .with_context(|| format!("--mhz {}: expected two frequencies like 64,32", a.mhz))?;
-    let config = Config {
-        clocks: Clocks::Fixed {
+    let clocks = if a.mhz == "rcc" {
+        Clocks::Rcc
+    } else {
+        let (mhz1, mhz2) = a
+            .mhz
+            .split_once(',')
+            .and_then(|(x, y)| Some((x.trim().parse::<u64>().ok()?, y.trim().parse::<u64>().ok()?)))
+            .filter(|(x, y)| *x > 0 && *y > 0)
+            .with_context(|| {
+                format!(
+                    "--mhz {}: expected rcc, or two frequencies like 64,32",
+                    a.mhz
+                )
+            })?;
+        Clocks::Fixed {
             cpu1_hz: mhz1 * 1_000_000,
             cpu2_hz: mhz2 * 1_000_000,
-        },
+        }
+    };
+    let config = Config {
+        clocks,
         quantum: a.quantum_ns.max(1) * 1000,
         ..Config::default()
     };
     let mut m = Machine::new(config).context("creating the machine")?;
+    if let Some(path) = &a.device {
+        m.load_device(&super::device::load(path)?);
+    }
     let lowest =
         |img: &wb_machine::loader::LoadedImage| img.ranges.iter().map(|r| r.0).min().unwrap_or(0);
     let (v1, v2) = match (&a.cpu1, &a.cpu2) {
-        (None, None) => {
+        (None, None) if a.device.is_none() => {
             m.load_elf_bytes("built-in cpu1 demo", wb_firmware::CPU1_TESTS)?;
             m.load_elf_bytes("built-in cpu2 demo", wb_firmware::CPU2_TESTS)?;
             (
@@ -104,7 +179,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             };
             let v2 = match c2 {
                 Some(p) => Some(a.cpu2_vector.unwrap_or(lowest(&m.load(p, a.cpu2_base)?))),
-                None => None,
+                None => a.cpu2_vector,
             };
             (v1, v2)
         }
@@ -114,10 +189,38 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.cpu1.is_none() && a.cpu2.is_some() {
         m.hold(CoreId::Cpu1);
     }
-    let exit = m.run_cycles(a.max_cycles);
+    if let Some(cut) = a.cut_power {
+        m.arm_power_cut(cut, a.seed);
+    }
+    let d = m.core(CoreId::Cpu1).state().domain;
+    let limit = d.time_of(d.cycles_at(m.now()) + a.max_cycles);
+    let mut power_cuts = Vec::new();
+    let exit = loop {
+        match m.run_until(limit) {
+            Exit::PowerCut(op) => power_cuts.push(format!(
+                "at {:.3} us{}",
+                m.now() as f64 / 1e6,
+                op.map(|n| format!(", flash operation {n}"))
+                    .unwrap_or_default()
+            )),
+            exit => break exit,
+        }
+    };
+    if let Some(cut) = a.cut_power {
+        if power_cuts.is_empty() {
+            eprintln!("wbemu: warning: --cut-power {cut:?} never happened (run ended first)");
+        }
+    }
+    if a.save {
+        let path = a.device.as_ref().expect("clap: --save requires --device");
+        super::device::save(&m.device(), path)?;
+    }
+    let log = m.flash_log();
     let report = Report {
         exit: exit.describe(),
         simulated_us: m.now() as f64 / 1e6,
+        power_cuts,
+        flash_ops: a.trace_flash.then(|| log.iter().map(FlashOp::of).collect()),
         cores: CoreId::ALL
             .iter()
             .map(|&id| {
@@ -152,7 +255,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 c.core, c.mhz, c.instructions, c.cycles, c.idle_cycles, c.pc, c.state
             );
         }
-        if a.cpu1.is_none() && a.cpu2.is_none() {
+        for cut in &report.power_cuts {
+            println!("power cut {cut}; powered on again");
+        }
+        if let Some(ops) = &report.flash_ops {
+            println!("flash operations: {}", ops.len());
+            for o in ops {
+                println!(
+                    "  #{:<5} {:>12.3} us .. {:>12.3} us  {}  {:<14} {}  {}",
+                    o.seq, o.start_us, o.end_us, o.core, o.kind, o.address, o.outcome
+                );
+            }
+        }
+        if a.cpu1.is_none() && a.cpu2.is_none() && a.device.is_none() {
             let sum = m.read_u32(0x2003_0010).unwrap_or(0);
             println!(
                 "demo: 64 SRAM2a request/response rounds between the cores, checksum {sum:#010x}"

@@ -1,0 +1,122 @@
+//! The `wbemu` binary end to end: device files, and runs that persist to them and cut power.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wbemu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wbemu"))
+        .args(args)
+        .output()
+        .expect("run wbemu")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = wbemu(args);
+    assert!(
+        out.status.success(),
+        "wbemu {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = wbemu(args);
+    assert_eq!(out.status.code(), Some(2), "wbemu {args:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn device_files_are_made_inspected_and_edited() {
+    let dev = scratch("edit.wbdev");
+    let d = dev.to_str().unwrap();
+    ok(&["device", "new", d]);
+    assert!(fails(&["device", "new", d]).contains("exists"));
+    assert!(fails(&["device", "new", d, "--force", "--preset", "nope"]).contains("blank"));
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&["device", "info", d, "--json"])).unwrap();
+    assert_eq!(info["cpu2_boot_vector"], "0x08080000");
+    assert_eq!(info["erased_pages"], 256);
+    assert_eq!(info["rdp_level"], "0");
+
+    ok(&["device", "write", d, "0x08001000", "--hex", "de ad be ef"]);
+    let dump = ok(&["device", "read", d, "0x08001000", "8"]);
+    assert_eq!(dump.trim(), "08001000: de ad be ef ff ff ff ff");
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&["device", "info", d, "--json"])).unwrap();
+    assert_eq!(info["used_pages"], serde_json::json!([[1, 1]]));
+
+    // Break SRRVR's complement: info says so.
+    ok(&["device", "write", d, "0x1fff807c", "--hex", "00"]);
+    let text = ok(&["device", "info", d]);
+    assert!(
+        text.contains("SRRVR") && text.contains("COMPLEMENT MISMATCH"),
+        "{text}"
+    );
+
+    assert!(fails(&["device", "read", d, "0x20000000", "4"]).contains("persistent memory"));
+    // A damaged file is refused and named.
+    let mut bytes = std::fs::read(&dev).unwrap();
+    bytes[100] ^= 0xFF;
+    std::fs::write(&dev, &bytes).unwrap();
+    let err = fails(&["device", "info", d]);
+    assert!(
+        err.contains("edit.wbdev") && err.contains("CRC-32"),
+        "{err}"
+    );
+    std::fs::write(&dev, &bytes[..1000]).unwrap();
+    assert!(fails(&["device", "info", d]).contains("edit.wbdev"));
+}
+
+#[test]
+fn runs_persist_to_the_device_and_power_cuts_tear_operations() {
+    let dev = scratch("counter.wbdev");
+    let elf = scratch("boot-counter.elf");
+    std::fs::write(&elf, wb_firmware::BOOT_COUNTER).unwrap();
+    let (d, e) = (dev.to_str().unwrap(), elf.to_str().unwrap());
+    ok(&["device", "new", d]);
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "run",
+            "--device",
+            d,
+            "--max-cycles",
+            "400000",
+            "--save",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    // First run programs the counter image, then each boot appends a record.
+    run(&["--cpu1", e]);
+    run(&[]);
+    let r = run(&["--trace-flash"]);
+    assert_eq!(r["flash_ops"][0]["kind"], "program");
+    assert_eq!(r["flash_ops"][0]["address"], "0x080c0010");
+    assert_eq!(r["flash_ops"][0]["outcome"], "Done");
+    let dump = ok(&["device", "read", d, "0x080c0000", "24"]);
+    assert!(
+        dump.contains("01 00 00 00 fe ff ff ff 02 00 00 00 fd ff ff ff"),
+        "{dump}"
+    );
+    assert!(dump.contains("080c0010: 03 00 00 00 fc ff ff ff"), "{dump}");
+
+    // Cut the power half-way through the next record: it is torn, the chip powers on again
+    // and the counter programs again.
+    let r = run(&["--trace-flash", "--cut-power", "during:1", "--seed", "1"]);
+    assert_eq!(r["power_cuts"].as_array().unwrap().len(), 1);
+    assert_eq!(r["flash_ops"][0]["outcome"], "Torn");
+    assert_eq!(r["flash_ops"][0]["address"], "0x080c0018");
+
+    assert!(fails(&["run", "--cut-power", "sideways:1"]).contains("sideways"));
+    assert!(fails(&["run", "--save"]).contains("--device"));
+}
