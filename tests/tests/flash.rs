@@ -248,3 +248,21 @@ fn power_cuts_before_during_and_after_each_operation() {
         }
     }
 }
+
+#[test]
+fn a_power_cut_when_a_predicate_on_the_log_holds() {
+    // Cut as soon as an erase is running: it is torn; both programs before it are intact.
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+    b.m.arm_power_cut_when(
+        |log| {
+            log.iter()
+                .any(|r| r.kind == "page-erase" && r.outcome == Outcome::Pending)
+        },
+        3,
+    );
+    assert_eq!(three_operations(&mut b), Exit::PowerCut(Some(3)));
+    let log = b.m.flash_log();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[2].outcome, Outcome::Torn);
+    assert_eq!(dw(&b, ADDR + 8), 4 << 32 | 3);
+}

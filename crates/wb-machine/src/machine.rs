@@ -22,7 +22,7 @@ use crate::memory::{EngineeringBytes, Memories};
 use crate::scs::{exc, Scs, SCR_SEVONPEND};
 use crate::timing::is_wide;
 use crate::view::View;
-use wb_periph::flash::{Ecc, Flash, OptionBytes, Outcome};
+use wb_periph::flash::{Ecc, Flash, OpRecord, OptionBytes, Outcome};
 use wb_periph::rcc::{Frequencies, ResetCause};
 
 /// How the machine is built.
@@ -136,7 +136,12 @@ pub struct Machine {
     flash_key: Option<FlashKey>,
     /// An armed power cut and the seed that decides how a torn operation ends.
     power_cut: Option<(PowerCut, u64)>,
+    /// A power cut armed on a predicate over the flash log, and its seed.
+    power_cut_when: Option<(LogPredicate, u64)>,
 }
+
+/// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
+pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool>;
 
 type FlashKey = (bool, OptionBytes, [u32; 2], usize);
 
@@ -197,6 +202,7 @@ impl Machine {
             trace: 0xcbf2_9ce4_8422_2325,
             flash_key: None,
             power_cut: None,
+            power_cut_when: None,
         };
         for (target, base) in [
             (Target::Rcc, RCC_BASE),
@@ -524,8 +530,23 @@ impl Machine {
         self.power_cut = Some((cut, seed));
     }
 
-    /// Whether the armed cut is due now; if so, perform it.
+    /// Arm a power cut for the first time `when(log)` holds, checked after every stop of a
+    /// core and every quantum (so within a quantum of the log entry that makes it true); an
+    /// operation still running then is torn. `run_until` returns [`Exit::PowerCut`]. Not part
+    /// of snapshots.
+    pub fn arm_power_cut_when(&mut self, when: impl Fn(&[OpRecord]) -> bool + 'static, seed: u64) {
+        self.power_cut_when = Some((Box::new(when), seed));
+    }
+
+    /// Whether an armed cut is due now; if so, perform it.
     fn power_cut_due(&mut self) -> Option<Exit> {
+        if let Some((when, seed)) = &self.power_cut_when {
+            let seed = *seed;
+            if when(self.shared.borrow().flash.log()) {
+                self.power_cut_when = None;
+                return Some(Exit::PowerCut(self.cut_power(seed)));
+            }
+        }
         let (cut, seed) = self.power_cut?;
         let op = |n: u64| {
             self.shared
