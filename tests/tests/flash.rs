@@ -266,3 +266,28 @@ fn a_power_cut_when_a_predicate_on_the_log_holds() {
     assert_eq!(log[2].outcome, Outcome::Torn);
     assert_eq!(dw(&b, ADDR + 8), 4 << 32 | 3);
 }
+
+#[test]
+fn pcrop_areas_refuse_cpu1_data_reads_and_changes() {
+    let mut options = OptionBytes::default();
+    // PCROP area A over the 4 KiB page at ADDR (2 KiB units).
+    let unit = (ADDR - 0x0800_0000) >> 11;
+    options.set(reg::PCROP1ASR, unit);
+    options.set(reg::PCROP1AER, unit + 1);
+    let mut b = Bench::new(config(options), &[Cpu1, Cpu2]);
+    assert!(b.m.poke(ADDR + 0x10, &0x5EC2_E700u32.to_le_bytes()));
+    // CPU1: the read gives 0 and sets RDERR; no fault.
+    assert_eq!(b.call(Cpu1, "sys_read32", &[ADDR + 0x10]).0, 0);
+    assert_ne!(b.call(Cpu1, "sys_read32", &[0x5800_4010]).0 & sr::RDERR, 0);
+    // The page below reads normally.
+    assert_eq!(b.call(Cpu1, "sys_read32", &[ADDR - 4]).0, 0xFFFF_FFFF);
+    b.call(Cpu1, "flash_unlock", &[]);
+    assert_eq!(b.call(Cpu1, "flash_erase", &[PAGE, 0]).0, sr::WRPERR);
+    assert_eq!(
+        b.call(Cpu1, "flash_program", &[ADDR + 0x20, 0, 0, 0]).0,
+        sr::WRPERR
+    );
+    assert_eq!(b.m.read_u32(ADDR + 0x10), Some(0x5EC2_E700));
+    // CPU2 reads it.
+    assert_eq!(b.call(Cpu2, "sys_read32", &[ADDR + 0x10]).0, 0x5EC2_E700);
+}

@@ -813,12 +813,17 @@ impl Core {
                     let shared = st.shared.clone();
                     let mut sh = shared.borrow_mut();
                     let mut uncorrectable = false;
-                    for dw in [off & !7, (off + size as u32 - 1) & !7] {
-                        uncorrectable |= sh.flash.ecc_read(dw, core) == Some(Ecc::Uncorrectable);
-                    }
-                    let (_, mem) = sh.flash_parts();
                     let mut bytes = [0u8; 8];
-                    bytes[..size].copy_from_slice(&mem.main[off as usize..off as usize + size]);
+                    if core == CoreId::Cpu1 && sh.flash.pcrop_read(off, core) {
+                        // PCROP: RDERR, the read gives 0.
+                    } else {
+                        for dw in [off & !7, (off + size as u32 - 1) & !7] {
+                            uncorrectable |=
+                                sh.flash.ecc_read(dw, core) == Some(Ecc::Uncorrectable);
+                        }
+                        let (_, mem) = sh.flash_parts();
+                        bytes[..size].copy_from_slice(&mem.main[off as usize..off as usize + size]);
+                    }
                     drop(sh);
                     if uncorrectable {
                         // ECCD: NMI on the reading core.

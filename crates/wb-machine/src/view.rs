@@ -7,7 +7,8 @@
 //! - secure flash and secure SRAM2 are unreachable for CPU1: their pages map to an unmapped
 //!   "hole" whose address encodes the original one, so the fault names the exact address;
 //! - while a flash operation runs, flash reads map to another hole: the core stalls;
-//! - pages holding double-words with ECC errors are read through a read port that checks them.
+//! - pages holding double-words with ECC errors, and CPU1's PCROP pages, are read through a
+//!   read port that checks each access.
 //!
 //! Views are recomputed at every reset and whenever the flash state changes; the machine then
 //! flushes the TLBs.
@@ -39,6 +40,8 @@ pub struct View {
     pub flash_busy: bool,
     /// 1 KiB flash pages (offset >> 10) holding double-words with ECC errors.
     pub ecc_pages: Vec<u32>,
+    /// CPU1 only: PCROP flash ranges (offsets, `[start, end)`): data reads are refused.
+    pub pcrop: Vec<(u32, u32)>,
 }
 
 /// How an access that faulted in the unmapped holes is to be understood.
@@ -64,6 +67,7 @@ impl View {
             ..View::default()
         };
         if core == CoreId::Cpu1 {
+            v.pcrop = options.pcrop_areas().collect();
             v.secure_flash_from = options
                 .secure_flash_page()
                 .map(|p| memory::FLASH.base + p * wb_periph::flash::PAGE_SIZE);
@@ -94,10 +98,16 @@ impl View {
                     (DENY_HOLE + off, Prot::ALL)
                 }
                 _ if self.flash_busy => (STALL_HOLE + off, Prot::ALL),
-                MemType::READ if self.ecc_pages.contains(&(off >> 10)) => {
+                MemType::READ
+                    if self.ecc_pages.contains(&(off >> 10))
+                        || self.pcrop.iter().any(|&(s, e)| off < e && s < off + 0x400) =>
+                {
                     (READ_PORT + off, Prot::READ)
                 }
-                _ => (page, Prot::READ | Prot::EXEC),
+                // One permission per fill: a fetch entry must not serve later data reads
+                // (unicorn also fills for FETCH when it drops translated code of a range).
+                MemType::FETCH => (page, Prot::EXEC),
+                _ => (page, Prot::READ),
             };
         }
         if self.secure_sram.iter().any(|&(s, e)| page >= s && page < e) {
@@ -139,7 +149,7 @@ mod tests {
         assert_eq!(decode_hole(p + 0x12), Some(Hole::Denied(0x080F_4412)));
         assert_eq!(
             v2.translate(0x080F_4400, MemType::READ),
-            (0x080F_4400, Prot::READ | Prot::EXEC)
+            (0x080F_4400, Prot::READ)
         );
         let (p, _) = v1.translate(0x2003_1000, MemType::WRITE);
         assert_eq!(decode_hole(p + 4), Some(Hole::Denied(0x2003_1004)));
@@ -177,7 +187,7 @@ mod tests {
         );
         assert_eq!(
             idle.translate(0x0800_0C00, MemType::FETCH),
-            (0x0800_0C00, Prot::READ | Prot::EXEC)
+            (0x0800_0C00, Prot::EXEC)
         );
         // The ports are not for the guest.
         let (p, _) = idle.translate(WRITE_PORT, MemType::WRITE);

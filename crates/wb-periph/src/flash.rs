@@ -315,6 +315,17 @@ impl OptionBytes {
         base + (v & 0x3_FFFF) * 4
     }
 
+    /// The PCROP areas A and B as main-array byte ranges `[start, end)`, when enabled
+    /// (start ≤ end). The offsets count 2 KiB units (HAL FLASH_PCROP_GRANULARITY_OFFSET 11).
+    pub fn pcrop_areas(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        [(self.0[1], self.0[2]), (self.0[5], self.0[6])]
+            .into_iter()
+            .filter_map(|(s, e)| {
+                let (s, e) = (s & 0x1FF, e & 0x1FF);
+                (s <= e).then_some((s << 11, (e + 1) << 11))
+            })
+    }
+
     /// The write-protected page ranges (WRP1A, WRP1B), inclusive, when enabled (start ≤ end).
     pub fn wrp_areas(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         [self.0[3], self.0[4]].into_iter().filter_map(|w| {
@@ -769,6 +780,20 @@ impl Flash {
         Some(e)
     }
 
+    /// A data read of main-array `offset` by `core`: inside a PCROP area it is refused, with
+    /// RDERR in the reader's status register. Returns whether it was refused (the bus then
+    /// reads 0). Instruction fetches are not data reads and execute normally.
+    pub fn pcrop_read(&mut self, offset: u32, core: CoreId) -> bool {
+        let hit = self
+            .option_live
+            .pcrop_areas()
+            .any(|(s, e)| (s..e).contains(&offset));
+        if hit {
+            self.status[core.index()] |= sr::RDERR;
+        }
+        hit
+    }
+
     /// The single flash interrupt line (CPU1 IRQ 4, CPU2 IRQ 4).
     pub fn irq_lines(&self) -> u32 {
         let mut on = false;
@@ -776,6 +801,7 @@ impl Flash {
             let (s, c) = (self.status[i], self.control[i]);
             on |= s & sr::EOP != 0 && c & cr::EOPIE != 0;
             on |= s & (sr::PROG_ERRORS | sr::OPERR) != 0 && c & cr::ERRIE != 0;
+            on |= s & sr::RDERR != 0 && c & cr::RDERRIE != 0;
         }
         on |= self.eccr & eccr::ECCC != 0 && self.eccr & eccr::ECCCIE != 0;
         on as u32
@@ -1048,7 +1074,13 @@ impl Flash {
             .option_live
             .wrp_areas()
             .any(|(s, e)| pages.0 <= e && s <= pages.1);
-        (secure || wrp).then_some(sr::WRPERR)
+        // PCROP areas can be neither programmed nor erased.
+        let (lo, hi) = (pages.0 * PAGE_SIZE, (pages.1 + 1) * PAGE_SIZE);
+        let pcrop = self
+            .option_live
+            .pcrop_areas()
+            .any(|(s, e)| lo < e && s < hi);
+        (secure || wrp || pcrop).then_some(sr::WRPERR)
     }
 
     fn refuse(
