@@ -291,3 +291,25 @@ fn pcrop_areas_refuse_cpu1_data_reads_and_changes() {
     // CPU2 reads it.
     assert_eq!(b.call(Cpu2, "sys_read32", &[ADDR + 0x10]).0, 0x5EC2_E700);
 }
+
+#[test]
+fn a_correctable_ecc_error_sets_eccc_and_interrupts_when_enabled() {
+    const ECCR: u32 = 0x5800_4018;
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+    b.m.inject_ecc(ADDR + 8, Ecc::Correctable);
+    // Corrected: the data reads right, ECCC and the address latch in ECCR, no NMI.
+    assert_eq!(b.call(Cpu1, "sys_read32", &[ADDR + 8]).0, 0xFFFF_FFFF);
+    let eccr = b.call(Cpu1, "sys_read32", &[ECCR]).0;
+    assert_eq!(eccr & (1 << 30), 1 << 30, "ECCC");
+    assert_eq!(eccr & 0x1_FFFF, (ADDR + 8 - 0x0800_0000) / 8, "ADDR_ECC");
+    // Clear ECCC (write 1), enable ECCCIE and the flash IRQ: the next corrected read
+    // interrupts (IRQ 4 goes to the test program's default handler, which stops on BKPT).
+    b.call(Cpu1, "sys_write32", &[ECCR, (1 << 30) | (1 << 24)]);
+    b.call(Cpu1, "sys_write32", &[0xE000_E100, 1 << 4]);
+    let (_, _, exit) = b.call_exit(Cpu1, "sys_read32", &[ADDR + 8], 1_000_000_000);
+    let handler = b.sym(Cpu1, "DefaultHandler");
+    assert!(
+        matches!(exit, Exit::Bkpt(Cpu1, pc) if pc & !1 >= handler && pc < handler + 16),
+        "{exit:?}"
+    );
+}
