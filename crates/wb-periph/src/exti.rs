@@ -30,12 +30,7 @@ pub mod reg {
 }
 
 const fn r(name: &'static str, offset: u32) -> RegDef {
-    RegDef {
-        name,
-        offset,
-        reset: 0,
-        writable: !0,
-    }
+    RegDef::new(name, offset, 0, !0)
 }
 
 static REGS: [RegDef; 16] = [

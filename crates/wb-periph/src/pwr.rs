@@ -33,44 +33,35 @@ pub const SR2_VOSF: u32 = 1 << 10;
 /// Range 2↔1 transition time tVOST: 21.4 us typical (DS11929 Tables 51-52).
 pub const VOS_TRANSITION: Picos = 21_400_000;
 
-const fn r(name: &'static str, offset: u32, reset: u32, writable: u32) -> RegDef {
-    RegDef {
-        name,
-        offset,
-        reset,
-        writable,
-    }
-}
-
 /// CR1 resets in Range 1 (VOS=01), CR3 with the internal wake-up line enabled (EIWUL).
 static REGS: [RegDef; 27] = [
-    r("CR1", reg::CR1, 0x0000_0200, 0x0000_4737),
-    r("CR2", reg::CR2, 0, 0x0000_045F),
-    r("CR3", reg::CR3, 0x0000_8000, 0x0000_FF1F),
-    r("CR4", reg::CR4, 0, 0x0000_831F),
-    r("SR1", reg::SR1, 0, 0),
-    r("SR2", reg::SR2, 0, 0),
-    r("SCR", reg::SCR, 0, 0),
-    r("CR5", reg::CR5, 0, 0x0000_817F),
-    r("PUCRA", 0x020, 0, 0xFFFF_FFFF),
-    r("PDCRA", 0x024, 0, 0xFFFF_FFFF),
-    r("PUCRB", 0x028, 0, 0xFFFF_FFFF),
-    r("PDCRB", 0x02C, 0, 0xFFFF_FFFF),
-    r("PUCRC", 0x030, 0, 0xFFFF_FFFF),
-    r("PDCRC", 0x034, 0, 0xFFFF_FFFF),
-    r("PUCRD", 0x038, 0, 0xFFFF_FFFF),
-    r("PDCRD", 0x03C, 0, 0xFFFF_FFFF),
-    r("PUCRE", 0x040, 0, 0xFFFF_FFFF),
-    r("PDCRE", 0x044, 0, 0xFFFF_FFFF),
-    r("PUCRF", 0x048, 0, 0xFFFF_FFFF),
-    r("PDCRF", 0x04C, 0, 0xFFFF_FFFF),
-    r("PUCRG", 0x050, 0, 0xFFFF_FFFF),
-    r("PDCRG", 0x054, 0, 0xFFFF_FFFF),
-    r("PUCRH", 0x058, 0, 0xFFFF_FFFF),
-    r("PDCRH", 0x05C, 0, 0xFFFF_FFFF),
-    r("C2CR1", reg::C2CR1, 0, 0x0000_C037),
-    r("C2CR3", reg::C2CR3, 0x0000_8000, 0x0000_961F),
-    r("EXTSCR", reg::EXTSCR, 0, 0),
+    RegDef::new("CR1", reg::CR1, 0x0000_0200, 0x0000_4737),
+    RegDef::new("CR2", reg::CR2, 0, 0x0000_045F),
+    RegDef::new("CR3", reg::CR3, 0x0000_8000, 0x0000_FF1F),
+    RegDef::new("CR4", reg::CR4, 0, 0x0000_831F),
+    RegDef::new("SR1", reg::SR1, 0, 0),
+    RegDef::new("SR2", reg::SR2, 0, 0),
+    RegDef::new("SCR", reg::SCR, 0, 0),
+    RegDef::new("CR5", reg::CR5, 0, 0x0000_817F),
+    RegDef::new("PUCRA", 0x020, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRA", 0x024, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRB", 0x028, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRB", 0x02C, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRC", 0x030, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRC", 0x034, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRD", 0x038, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRD", 0x03C, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRE", 0x040, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRE", 0x044, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRF", 0x048, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRF", 0x04C, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRG", 0x050, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRG", 0x054, 0, 0xFFFF_FFFF),
+    RegDef::new("PUCRH", 0x058, 0, 0xFFFF_FFFF),
+    RegDef::new("PDCRH", 0x05C, 0, 0xFFFF_FFFF),
+    RegDef::new("C2CR1", reg::C2CR1, 0, 0x0000_C037),
+    RegDef::new("C2CR3", reg::C2CR3, 0x0000_8000, 0x0000_961F),
+    RegDef::new("EXTSCR", reg::EXTSCR, 0, 0),
 ];
 
 #[derive(Clone, Debug)]
@@ -82,7 +73,6 @@ pub struct Pwr {
     /// CPU2 must be started (taken by the machine).
     boot_request: bool,
     vos_done_at: Option<Picos>,
-    traced: u32,
 }
 
 impl Default for Pwr {
@@ -99,7 +89,6 @@ impl Pwr {
             cpu2_booted: false,
             boot_request: false,
             vos_done_at: None,
-            traced: 0,
         }
     }
 
@@ -160,7 +149,6 @@ impl Peripheral for Pwr {
         // Every reset holds CPU2 again until C2BOOT is set.
         *self = Pwr {
             now: self.now,
-            traced: self.traced,
             ..Pwr::new()
         };
     }
@@ -184,10 +172,8 @@ impl Peripheral for Pwr {
 
 impl Pwr {
     fn note_stored_only(&mut self, index: usize) {
-        if self.traced & (1 << index) == 0 {
-            self.traced |= 1 << index;
-            warn!(target: "wb::pwr", register = self.regs.def(index).name,
-                "written: stored, but its effect is not modelled");
+        if let Some(register) = self.regs.first_note(index) {
+            warn!(target: "wb::pwr", register, "written: stored, but its effect is not modelled");
         }
     }
 }

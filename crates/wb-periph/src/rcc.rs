@@ -157,67 +157,58 @@ pub fn ahb_divisor(code: u32) -> u64 {
     }
 }
 
-const fn r(name: &'static str, offset: u32, reset: u32, writable: u32) -> RegDef {
-    RegDef {
-        name,
-        offset,
-        reset,
-        writable,
-    }
-}
-
 /// Reset values: CR (MSI on and ready at 4 MHz), CFGR (prescaler-applied flags), PLLCFGR
 /// (HAL's `RCC_PLLCFR_RESET_VALUE`), EXTCFGR (HAL_RCC_DeInit), AHB3ENR (flash interface
 /// clocked); the others are 0.
 static REGS: [RegDef; 48] = [
-    r("CR", reg::CR, 0x0000_0061, 0x0517_0BFD),
-    r("ICSCR", reg::ICSCR, 0x4000_0000, 0x7F00_FF00),
-    r("CFGR", reg::CFGR, cfgr::APPLIED, 0x7F00_BFF3),
-    r("PLLCFGR", reg::PLLCFGR, 0x2204_0100, 0xFFFF_7F73),
-    r("PLLSAI1CFGR", reg::PLLSAI1CFGR, 0x2204_0100, 0xFFFF_7F00),
-    r("CIER", reg::CIER, 0, 0x0000_077F),
-    r("CIFR", reg::CIFR, 0, 0),
-    r("CICR", reg::CICR, 0, 0),
-    r("SMPSCR", reg::SMPSCR, 0, 0x0000_0033),
-    r("AHB1RSTR", reg::AHB1RSTR, 0, 0x0001_1007),
-    r("AHB2RSTR", reg::AHB2RSTR, 0, 0x0001_209F),
-    r("AHB3RSTR", reg::AHB3RSTR, 0, 0x021F_0100),
-    r("APB1RSTR1", reg::APB1RSTR1, 0, 0x85A0_4201),
-    r("APB1RSTR2", reg::APB1RSTR2, 0, 0x0000_0021),
-    r("APB2RSTR", reg::APB2RSTR, 0, 0x0026_5800),
-    r("APB3RSTR", reg::APB3RSTR, 0, 0x0000_0001),
-    r("AHB1ENR", reg::AHB1ENR, 0, 0x0001_1007),
-    r("AHB2ENR", reg::AHB2ENR, 0, 0x0001_209F),
-    r("AHB3ENR", reg::AHB3ENR, 1 << 25, 0x021F_0100),
-    r("APB1ENR1", reg::APB1ENR1, 0, 0x85A0_4E01),
-    r("APB1ENR2", reg::APB1ENR2, 0, 0x0000_0021),
-    r("APB2ENR", reg::APB2ENR, 0, 0x0026_5800),
-    r("AHB1SMENR", reg::AHB1SMENR, 0, 0x0001_1207),
-    r("AHB2SMENR", reg::AHB2SMENR, 0, 0x0001_209F),
-    r("AHB3SMENR", reg::AHB3SMENR, 0, 0x031F_0100),
-    r("APB1SMENR1", reg::APB1SMENR1, 0, 0x85A0_4E01),
-    r("APB1SMENR2", reg::APB1SMENR2, 0, 0x0000_0021),
-    r("APB2SMENR", reg::APB2SMENR, 0, 0x0026_5800),
-    r("CCIPR", reg::CCIPR, 0, 0xFFFF_FFFF),
-    r("BDCR", reg::BDCR, 0, 0x0301_83BD),
-    r("CSR", reg::CSR, 0, 0x0080_CF05),
-    r("CRRCR", reg::CRRCR, 0, 0x0000_0001),
-    r("HSECR", reg::HSECR, 0, 0x0000_3F7F),
-    r("EXTCFGR", reg::EXTCFGR, extcfgr::APPLIED, 0x0010_00FF),
-    r("C2AHB1ENR", reg::C2AHB1ENR, 0, 0x0001_1207),
-    r("C2AHB2ENR", reg::C2AHB2ENR, 0, 0x0001_209F),
-    r("C2AHB3ENR", reg::C2AHB3ENR, 0, 0x021F_0000),
-    r("C2APB1ENR1", reg::C2APB1ENR1, 0, 0x85A0_4601),
-    r("C2APB1ENR2", reg::C2APB1ENR2, 0, 0x0000_0021),
-    r("C2APB2ENR", reg::C2APB2ENR, 0, 0x0026_5800),
-    r("C2APB3ENR", reg::C2APB3ENR, 0, 0x0000_0003),
-    r("C2AHB1SMENR", reg::C2AHB1SMENR, 0, 0x0001_1207),
-    r("C2AHB2SMENR", reg::C2AHB2SMENR, 0, 0x0001_209F),
-    r("C2AHB3SMENR", reg::C2AHB3SMENR, 0, 0x031F_0000),
-    r("C2APB1SMENR1", reg::C2APB1SMENR1, 0, 0x85A0_4601),
-    r("C2APB1SMENR2", reg::C2APB1SMENR2, 0, 0x0000_0021),
-    r("C2APB2SMENR", reg::C2APB2SMENR, 0, 0x0026_5800),
-    r("C2APB3SMENR", reg::C2APB3SMENR, 0, 0x0000_0003),
+    RegDef::new("CR", reg::CR, 0x0000_0061, 0x0517_0BFD),
+    RegDef::new("ICSCR", reg::ICSCR, 0x4000_0000, 0x7F00_FF00),
+    RegDef::new("CFGR", reg::CFGR, cfgr::APPLIED, 0x7F00_BFF3),
+    RegDef::new("PLLCFGR", reg::PLLCFGR, 0x2204_0100, 0xFFFF_7F73),
+    RegDef::new("PLLSAI1CFGR", reg::PLLSAI1CFGR, 0x2204_0100, 0xFFFF_7F00),
+    RegDef::new("CIER", reg::CIER, 0, 0x0000_077F),
+    RegDef::new("CIFR", reg::CIFR, 0, 0),
+    RegDef::new("CICR", reg::CICR, 0, 0),
+    RegDef::new("SMPSCR", reg::SMPSCR, 0, 0x0000_0033),
+    RegDef::new("AHB1RSTR", reg::AHB1RSTR, 0, 0x0001_1007),
+    RegDef::new("AHB2RSTR", reg::AHB2RSTR, 0, 0x0001_209F),
+    RegDef::new("AHB3RSTR", reg::AHB3RSTR, 0, 0x021F_0100),
+    RegDef::new("APB1RSTR1", reg::APB1RSTR1, 0, 0x85A0_4201),
+    RegDef::new("APB1RSTR2", reg::APB1RSTR2, 0, 0x0000_0021),
+    RegDef::new("APB2RSTR", reg::APB2RSTR, 0, 0x0026_5800),
+    RegDef::new("APB3RSTR", reg::APB3RSTR, 0, 0x0000_0001),
+    RegDef::new("AHB1ENR", reg::AHB1ENR, 0, 0x0001_1007),
+    RegDef::new("AHB2ENR", reg::AHB2ENR, 0, 0x0001_209F),
+    RegDef::new("AHB3ENR", reg::AHB3ENR, 1 << 25, 0x021F_0100),
+    RegDef::new("APB1ENR1", reg::APB1ENR1, 0, 0x85A0_4E01),
+    RegDef::new("APB1ENR2", reg::APB1ENR2, 0, 0x0000_0021),
+    RegDef::new("APB2ENR", reg::APB2ENR, 0, 0x0026_5800),
+    RegDef::new("AHB1SMENR", reg::AHB1SMENR, 0, 0x0001_1207),
+    RegDef::new("AHB2SMENR", reg::AHB2SMENR, 0, 0x0001_209F),
+    RegDef::new("AHB3SMENR", reg::AHB3SMENR, 0, 0x031F_0100),
+    RegDef::new("APB1SMENR1", reg::APB1SMENR1, 0, 0x85A0_4E01),
+    RegDef::new("APB1SMENR2", reg::APB1SMENR2, 0, 0x0000_0021),
+    RegDef::new("APB2SMENR", reg::APB2SMENR, 0, 0x0026_5800),
+    RegDef::new("CCIPR", reg::CCIPR, 0, 0xFFFF_FFFF),
+    RegDef::new("BDCR", reg::BDCR, 0, 0x0301_83BD),
+    RegDef::new("CSR", reg::CSR, 0, 0x0080_CF05),
+    RegDef::new("CRRCR", reg::CRRCR, 0, 0x0000_0001),
+    RegDef::new("HSECR", reg::HSECR, 0, 0x0000_3F7F),
+    RegDef::new("EXTCFGR", reg::EXTCFGR, extcfgr::APPLIED, 0x0010_00FF),
+    RegDef::new("C2AHB1ENR", reg::C2AHB1ENR, 0, 0x0001_1207),
+    RegDef::new("C2AHB2ENR", reg::C2AHB2ENR, 0, 0x0001_209F),
+    RegDef::new("C2AHB3ENR", reg::C2AHB3ENR, 0, 0x021F_0000),
+    RegDef::new("C2APB1ENR1", reg::C2APB1ENR1, 0, 0x85A0_4601),
+    RegDef::new("C2APB1ENR2", reg::C2APB1ENR2, 0, 0x0000_0021),
+    RegDef::new("C2APB2ENR", reg::C2APB2ENR, 0, 0x0026_5800),
+    RegDef::new("C2APB3ENR", reg::C2APB3ENR, 0, 0x0000_0003),
+    RegDef::new("C2AHB1SMENR", reg::C2AHB1SMENR, 0, 0x0001_1207),
+    RegDef::new("C2AHB2SMENR", reg::C2AHB2SMENR, 0, 0x0001_209F),
+    RegDef::new("C2AHB3SMENR", reg::C2AHB3SMENR, 0, 0x031F_0000),
+    RegDef::new("C2APB1SMENR1", reg::C2APB1SMENR1, 0, 0x85A0_4601),
+    RegDef::new("C2APB1SMENR2", reg::C2APB1SMENR2, 0, 0x0000_0021),
+    RegDef::new("C2APB2SMENR", reg::C2APB2SMENR, 0, 0x0026_5800),
+    RegDef::new("C2APB3SMENR", reg::C2APB3SMENR, 0, 0x0000_0003),
 ];
 
 /// Registers whose effect the model implements (the rest are storage, traced once).
@@ -374,8 +365,6 @@ pub struct Rcc {
     freqs: Frequencies,
     /// The frequencies changed since the machine last asked.
     freq_changed: bool,
-    /// Registers (by index) already traced as stored-only.
-    traced: u64,
 }
 
 impl Default for Rcc {
@@ -398,7 +387,6 @@ impl Rcc {
                 hclk4: 0,
             },
             freq_changed: false,
-            traced: 0,
         };
         rcc.freqs = rcc.compute();
         rcc
@@ -574,10 +562,8 @@ impl Rcc {
     }
 
     fn note_stored_only(&mut self, index: usize) {
-        if self.traced & (1 << index) == 0 {
-            self.traced |= 1 << index;
-            warn!(target: "wb::rcc", register = self.regs.def(index).name,
-                "written: stored, but its effect is not modelled");
+        if let Some(register) = self.regs.first_note(index) {
+            warn!(target: "wb::rcc", register, "written: stored, but its effect is not modelled");
         }
     }
 }

@@ -14,11 +14,24 @@ pub struct RegDef {
     pub writable: u32,
 }
 
+impl RegDef {
+    pub const fn new(name: &'static str, offset: u32, reset: u32, writable: u32) -> RegDef {
+        RegDef {
+            name,
+            offset,
+            reset,
+            writable,
+        }
+    }
+}
+
 /// The values of a bank of registers described by a `RegDef` table.
 #[derive(Clone, Debug)]
 pub struct Bank {
     defs: &'static [RegDef],
     values: Vec<u32>,
+    /// Registers (by index, up to 64) already reported as stored without modelled effect.
+    noted: u64,
 }
 
 impl Bank {
@@ -26,7 +39,17 @@ impl Bank {
         Bank {
             defs,
             values: defs.iter().map(|d| d.reset).collect(),
+            noted: 0,
         }
+    }
+
+    /// The name of register `index` the first time it is reported as storage only (the
+    /// peripheral traces it under its own target), `None` afterwards.
+    pub fn first_note(&mut self, index: usize) -> Option<&'static str> {
+        let bit = 1u64 << (index % 64);
+        let first = self.noted & bit == 0;
+        self.noted |= bit;
+        first.then_some(self.defs[index].name)
     }
 
     /// Index of the register at `offset` (any byte of it).
@@ -92,18 +115,8 @@ mod tests {
     use super::*;
 
     static DEFS: [RegDef; 2] = [
-        RegDef {
-            name: "A",
-            offset: 0,
-            reset: 0x11,
-            writable: 0xFF00,
-        },
-        RegDef {
-            name: "B",
-            offset: 8,
-            reset: 0,
-            writable: !0,
-        },
+        RegDef::new("A", 0, 0x11, 0xFF00),
+        RegDef::new("B", 8, 0, !0),
     ];
 
     #[test]
@@ -117,5 +130,6 @@ mod tests {
         b.set(8, 5);
         b.reset_except(|d| d.name == "B");
         assert_eq!((b.get(0), b.get(8)), (0x11, 5));
+        assert_eq!((b.first_note(1), b.first_note(1)), (Some("B"), None));
     }
 }
