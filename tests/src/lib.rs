@@ -116,7 +116,6 @@ impl Bench {
     ) -> Exit {
         let f = self.sym(id, func);
         let done = self.sym(id, "call_done");
-        let stop = self.sym(id, until);
         let regs = [
             RegisterARM::R0,
             RegisterARM::R1,
@@ -131,7 +130,13 @@ impl Bench {
             c.set_reg(RegisterARM::LR, done | 1);
             c.set_reg(RegisterARM::PC, f);
         }
-        self.m.set_breakpoints(id, &[stop]);
+        self.run_to(id, until, limit)
+    }
+
+    /// Run until core `id` reaches symbol `until` or `limit` passes.
+    pub fn run_to(&mut self, id: CoreId, until: &str, limit: Picos) -> Exit {
+        let at = self.sym(id, until);
+        self.m.set_breakpoints(id, &[at]);
         let exit = self.m.run_until(self.time(id) + limit);
         self.m.set_breakpoints(id, &[]);
         exit

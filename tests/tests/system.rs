@@ -15,14 +15,6 @@ fn chip() -> Config {
     Config::default() // the RCC decides the clocks: MSI 4 MHz after reset
 }
 
-fn run_to(b: &mut Bench, id: CoreId, sym: &str, limit: u64) -> Exit {
-    let at = b.sym(id, sym);
-    b.m.set_breakpoints(id, &[at]);
-    let exit = b.m.run_until(b.time(id) + limit);
-    b.m.set_breakpoints(id, &[]);
-    exit
-}
-
 #[test]
 fn c2boot_starts_cpu2_at_sbrv_once() {
     let mut b = Bench::held_cpu2(chip());
@@ -39,14 +31,11 @@ fn c2boot_starts_cpu2_at_sbrv_once() {
         wb_tests::CPU2_TESTS_VECTORS
     );
     let main = b.sym(Cpu2, "app_main");
-    assert_eq!(
-        run_to(&mut b, Cpu2, "app_main", MS),
-        Exit::Breakpoint(Cpu2, main)
-    );
+    assert_eq!(b.run_to(Cpu2, "app_main", MS), Exit::Breakpoint(Cpu2, main));
 
     // Clear and set C2BOOT again: CPU2 does not restart.
     b.call(Cpu1, "sys_c2boot_toggle", &[]);
-    assert_eq!(run_to(&mut b, Cpu2, "Reset", MS), Exit::Limit);
+    assert_eq!(b.run_to(Cpu2, "Reset", MS), Exit::Limit);
     assert_ne!(b.m.stats(Cpu2).run, RunState::Held);
 }
 
@@ -58,7 +47,7 @@ fn a_system_reset_keeps_sram_and_holds_cpu2_again_a_power_cut_loses_sram() {
     let (csr1, _) = b.call(Cpu1, "sys_clear_reset_flags", &[]);
     assert_eq!(csr1 & csr::FLAGS, 0, "RMVF");
     b.call(Cpu1, "sys_ipcc_enable", &[]);
-    run_to(&mut b, Cpu2, "app_main", MS);
+    b.run_to(Cpu2, "app_main", MS);
     assert!(b.m.poke(0x2001_0000, b"kept across NVIC_SystemReset"));
     assert!(b.m.poke(0x2003_8000, b"SRAM2b too"));
 
@@ -90,10 +79,7 @@ fn a_system_reset_keeps_sram_and_holds_cpu2_again_a_power_cut_loses_sram() {
     b.m.cut_power(0);
     assert_eq!(b.m.peek(0x2001_0000, 4), Some(&[0u8; 4][..]), "SRAM lost");
     assert_eq!(b.m.stats(Cpu2).run, RunState::Held);
-    assert_eq!(
-        run_to(&mut b, Cpu1, "app_main", MS),
-        Exit::Breakpoint(Cpu1, main)
-    );
+    assert_eq!(b.run_to(Cpu1, "app_main", MS), Exit::Breakpoint(Cpu1, main));
     let (csr3, _) = b.call(Cpu1, "sys_reset_flags", &[]);
     assert_eq!(
         csr3 & csr::FLAGS,
@@ -209,7 +195,7 @@ fn a_torn_option_byte_program_leaves_a_complement_mismatch() {
     assert_eq!(b.m.flash_log()[0].kind, "option-program");
     let (_, bad) = b.m.device().options();
     assert_eq!(bad.len(), 1, "one slot's complement was not written");
-    run_to(&mut b, Cpu1, "app_main", MS);
+    b.run_to(Cpu1, "app_main", MS);
     let (sr_v, _) = b.call(Cpu1, "sys_read32", &[0x5800_4010]);
     assert_ne!(sr_v & sr::OPTVERR, 0, "OPTVERR after the power-on load");
 }
@@ -228,13 +214,13 @@ fn a_corrupted_cpu2_option_byte_sends_cpu2_to_safeboot() {
     let c = b.m.peek(0x1FFF_807C, 1).unwrap()[0];
     assert!(b.m.poke(0x1FFF_807C, &[c ^ 0x10]));
     b.m.reset(ResetCause::PowerOn);
-    run_to(&mut b, Cpu1, "app_main", MS);
+    b.run_to(Cpu1, "app_main", MS);
     assert!(!b.m.with_flash(|f| f.cpu2_options_valid()));
     let (sr_v, _) = b.call(Cpu1, "sys_read32", &[0x5800_4010]);
     assert_ne!(sr_v & sr::OPTVERR, 0, "FLASH_SR.OPTVERR");
     b.call(Cpu1, "sys_ipcc_enable", &[]);
     assert_eq!(
-        run_to(&mut b, Cpu2, "scen_svc", MS),
+        b.run_to(Cpu2, "scen_svc", MS),
         Exit::Breakpoint(Cpu2, entry)
     );
 }

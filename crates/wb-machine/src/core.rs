@@ -814,7 +814,7 @@ impl Core {
                     let mut sh = shared.borrow_mut();
                     let mut uncorrectable = false;
                     let mut bytes = [0u8; 8];
-                    if core == CoreId::Cpu1 && sh.flash.pcrop_read(off, core) {
+                    if sh.flash.pcrop_read(off, core) {
                         // PCROP: RDERR, the read gives 0.
                     } else {
                         for dw in [off & !7, (off + size as u32 - 1) & !7] {

@@ -340,13 +340,15 @@ mod tests {
         let mut v2 = bytes.clone();
         v2[8] = 2;
         assert!(err(&v2).contains("version 2"));
-        // A well-formed file with a wrong section size (CRC recomputed).
+        // A well-formed file whose FLSH section sits at the wrong address (CRC recomputed).
         let mut wrong = bytes[..bytes.len() - 4].to_vec();
-        wrong[16 + 8] = 0; // FLSH length low byte: 0x100000 → still 0x100000? make it odd
-        wrong[16 + 9] = 1;
+        wrong[16 + 4..16 + 8].copy_from_slice(&0x0800_1000u32.to_le_bytes());
         let crc = CRC.checksum(&wrong);
         wrong.extend_from_slice(&crc.to_le_bytes());
-        assert!(err(&wrong).contains("FLSH"), "{}", err(&wrong));
+        assert_eq!(
+            err(&wrong),
+            "device file section FLSH: 0x100000 bytes at 0x08001000, expected 0x100000 bytes at 0x08000000"
+        );
     }
 
     #[test]

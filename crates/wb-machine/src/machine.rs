@@ -684,10 +684,13 @@ impl Machine {
 
     /// Run for `cycles` cycles of CPU1's clock.
     pub fn run_cycles(&mut self, cycles: u64) -> Exit {
+        self.run_until(self.cpu1_cycles_from_now(cycles))
+    }
+
+    /// The time `cycles` cycles of CPU1's current clock after now.
+    pub fn cpu1_cycles_from_now(&self, cycles: u64) -> Picos {
         let d = self.cores[0].state().domain;
-        let start = d.cycles_at(self.now);
-        let limit = d.time_of(start + cycles);
-        self.run_until(limit)
+        d.time_of(d.cycles_at(self.now) + cycles)
     }
 
     fn next_event(&self) -> Option<Picos> {

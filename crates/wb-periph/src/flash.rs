@@ -780,14 +780,15 @@ impl Flash {
         Some(e)
     }
 
-    /// A data read of main-array `offset` by `core`: inside a PCROP area it is refused, with
-    /// RDERR in the reader's status register. Returns whether it was refused (the bus then
-    /// reads 0). Instruction fetches are not data reads and execute normally.
+    /// A data read of main-array `offset` by `core`: CPU1's reads inside a PCROP area are
+    /// refused, with RDERR in its status register (CPU2 is not restricted). Returns whether it
+    /// was refused (the bus then reads 0). Instruction fetches are not data reads.
     pub fn pcrop_read(&mut self, offset: u32, core: CoreId) -> bool {
-        let hit = self
-            .option_live
-            .pcrop_areas()
-            .any(|(s, e)| (s..e).contains(&offset));
+        let hit = core == CoreId::Cpu1
+            && self
+                .option_live
+                .pcrop_areas()
+                .any(|(s, e)| (s..e).contains(&offset));
         if hit {
             self.status[core.index()] |= sr::RDERR;
         }

@@ -192,8 +192,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if let Some(cut) = a.cut_power {
         m.arm_power_cut(cut, a.seed);
     }
-    let d = m.core(CoreId::Cpu1).state().domain;
-    let limit = d.time_of(d.cycles_at(m.now()) + a.max_cycles);
+    let limit = m.cpu1_cycles_from_now(a.max_cycles);
     let mut power_cuts = Vec::new();
     let exit = loop {
         match m.run_until(limit) {
