@@ -13,6 +13,9 @@ run: setup
 
 test: setup
 	$(CARGO) test --workspace
+	# The wire formats must build for both cores' targets (no_std, no allocation).
+	$(CARGO) build -p wb-proto --target thumbv6m-none-eabi
+	$(CARGO) build -p wb-proto --target thumbv7em-none-eabihf
 
 bench: setup
 	$(CARGO) run --release -p wb-cli --bin wbemu -- bench

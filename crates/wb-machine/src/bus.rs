@@ -1,15 +1,18 @@
 //! The peripheral bus shared by both cores: address decoding to wb-periph models, interrupt
 //! routing to each core's NVIC, and the signals one core sends the other (SEV). The system
 //! blocks the machine itself listens to live here as named fields: the flash controller (with
-//! a view of the flash and option-byte buffers it works on), RCC, PWR and EXTI.
+//! a view of the flash and option-byte buffers it works on), RCC, PWR, EXTI and SYSCFG (whose
+//! secure-IP register closes AES1's keys, AES2, the PKA and the RNG to CPU1).
 
 use tracing::warn;
 use wb_periph::exti::Exti;
 use wb_periph::flash::{Flash, FlashMem};
 use wb_periph::pwr::Pwr;
-use wb_periph::rcc::{self, Gate, Rcc};
+use wb_periph::rcc::{self, BusClock, Gate, Rcc};
+use wb_periph::syscfg::{sipcr, Syscfg};
 use wb_periph::{Access, BusError, CoreId, Peripheral, Picos, ResetKind};
 
+use crate::clock::Clocks;
 use crate::memory::{self, Memories};
 
 /// The flash controller's IRQ on both cores (CPU1 FLASH_IRQn, CPU2 RCC_FLASH_C1SEV).
@@ -18,6 +21,39 @@ pub const FLASH_IRQ: u32 = 4;
 pub const RCC_BASE: u32 = 0x5800_0000;
 pub const PWR_BASE: u32 = 0x5800_0400;
 pub const EXTI_BASE: u32 = 0x5800_0800;
+pub const SYSCFG_BASE: u32 = 0x4001_0000;
+
+/// The register windows of the system blocks the bus holds by name: (target, base, size).
+/// The flash controller's window is the core's (it knows the initiating core's view).
+pub const SYSTEM_WINDOWS: [(Target, u32, u32); 4] = [
+    (Target::Rcc, RCC_BASE, 0x400),
+    (Target::Pwr, PWR_BASE, 0x400),
+    (Target::Exti, EXTI_BASE, 0x400),
+    (Target::Syscfg, SYSCFG_BASE, 0x400),
+];
+
+/// Peripherals CPU2 can close to CPU1 through SYSCFG_SIPCR: (base, SIPCR bit, whether only the
+/// key registers are closed).
+const SECURE_IPS: [(u32, u32, bool); 4] = [
+    (0x5006_0000, sipcr::SAES1, true),
+    (0x5800_1800, sipcr::SAES2, false),
+    (0x5800_2000, sipcr::SPKA, false),
+    (0x5800_1000, sipcr::SRNG, false),
+];
+
+/// AES_KEYR0..3 (0x10-0x1C) and AES_KEYR4..7 (0x30-0x3C): what SAES1 closes.
+fn is_aes_key_register(offset: u32) -> bool {
+    matches!(offset & !3, 0x10..=0x1C | 0x30..=0x3C)
+}
+
+/// How CPU2 can close a peripheral to CPU1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecureIp {
+    /// Its SYSCFG_SIPCR bit.
+    pub bit: u32,
+    /// Only the key registers (AES1), not the whole peripheral.
+    pub keys_only: bool,
+}
 
 /// What a mapped register window reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +63,7 @@ pub enum Target {
     Rcc,
     Pwr,
     Exti,
+    Syscfg,
 }
 
 /// Where one interrupt output line of a peripheral goes.
@@ -50,6 +87,10 @@ pub struct Mapped {
     pub gate: Option<Gate>,
     /// An access with the clock off was already traced.
     pub gate_traced: bool,
+    /// The clock its registers and timing run on.
+    pub clock: BusClock,
+    /// Its SYSCFG_SIPCR security, if CPU2 can close it to CPU1.
+    pub secure: Option<SecureIp>,
 }
 
 impl Mapped {
@@ -61,6 +102,11 @@ impl Mapped {
             routes: routes.to_vec(),
             gate: rcc::gate_for(base),
             gate_traced: false,
+            clock: rcc::bus_clock_for(base),
+            secure: SECURE_IPS
+                .iter()
+                .find(|(b, _, _)| *b == base)
+                .map(|&(_, bit, keys_only)| SecureIp { bit, keys_only }),
         }
     }
 }
@@ -105,6 +151,7 @@ pub struct Shared {
     pub rcc: Rcc,
     pub pwr: Pwr,
     pub exti: Exti,
+    pub syscfg: Syscfg,
 }
 
 impl Shared {
@@ -117,6 +164,7 @@ impl Shared {
             rcc: Rcc::new(),
             pwr: Pwr::new(),
             exti: Exti::new(),
+            syscfg: Syscfg::new(),
         }
     }
 
@@ -125,6 +173,7 @@ impl Shared {
             Target::Rcc => &mut self.rcc,
             Target::Pwr => &mut self.pwr,
             Target::Exti => &mut self.exti,
+            Target::Syscfg => &mut self.syscfg,
             Target::Device(i) => self.periphs[i].dev.as_mut(),
         }
     }
@@ -145,6 +194,16 @@ impl Shared {
         false
     }
 
+    /// Whether CPU2 has closed (part of) device `i` to the accessing core through SYSCFG_SIPCR.
+    /// CPU1 then gets a bus error, as it does on the chip once a FUS user key is loaded.
+    fn closed(&self, i: usize, offset: u32, access: Access) -> bool {
+        let m = &self.periphs[i];
+        access.core == CoreId::Cpu1
+            && m.secure.is_some_and(|s| {
+                self.syscfg.sipcr() & s.bit != 0 && (!s.keys_only || is_aes_key_register(offset))
+            })
+    }
+
     /// The flash controller and the memories it works on.
     pub fn flash_parts(&mut self) -> (&mut Flash, FlashMem<'_>) {
         (&mut self.flash, self.flash_buffers.view())
@@ -152,6 +211,9 @@ impl Shared {
 
     pub fn read(&mut self, target: Target, offset: u32, access: Access) -> Result<u32, BusError> {
         if let Target::Device(i) = target {
+            if self.closed(i, offset, access) {
+                return Err(BusError::Denied);
+            }
             if !self.clocked(i, offset, access) {
                 return Ok(0);
             }
@@ -169,6 +231,9 @@ impl Shared {
         access: Access,
     ) -> Result<(), BusError> {
         if let Target::Device(i) = target {
+            if self.closed(i, offset, access) {
+                return Err(BusError::Denied);
+            }
             if !self.clocked(i, offset, access) {
                 return Ok(());
             }
@@ -203,13 +268,24 @@ impl Shared {
         }
     }
 
+    /// Tell every device the frequency of its bus: the RCC's, or with pinned clocks CPU1's for
+    /// every bus (ST's SystemClock_Config runs AHB4 and the APBs at HCLK1).
+    pub fn set_bus_clocks(&mut self, clocks: Clocks) {
+        let freqs = self.rcc.frequencies();
+        for m in &mut self.periphs {
+            m.dev.set_clock_hz(match clocks {
+                Clocks::Rcc => freqs.bus(m.clock),
+                Clocks::Fixed { cpu1_hz, .. } => cpu1_hz,
+            });
+        }
+    }
+
     /// The IRQ numbers asserted towards `core`, as a bit set.
     pub fn asserted_irqs(&self, core: CoreId) -> u64 {
-        let mut set = if self.flash.irq_lines() != 0 {
-            1 << FLASH_IRQ
-        } else {
-            0
-        };
+        let mut set = self.exti.pending_irqs(core);
+        if self.flash.irq_lines() != 0 {
+            set |= 1 << FLASH_IRQ;
+        }
         for m in &self.periphs {
             let lines = m.dev.irq_lines();
             if lines == 0 {
@@ -238,6 +314,7 @@ impl Shared {
         self.rcc.reset(kind);
         self.pwr.reset(kind);
         self.exti.reset(kind);
+        self.syscfg.reset(kind);
         let (flash, mem) = self.flash_parts();
         flash.reset(kind, &mem);
     }

@@ -8,6 +8,7 @@
 //! It is the only crate of the workspace allowed `unsafe` (engine memory mapping).
 
 pub mod bus;
+pub mod chip;
 pub mod clock;
 pub mod core;
 pub mod device;
@@ -21,6 +22,7 @@ pub mod timing;
 pub mod view;
 
 pub use crate::bus::IrqRoute;
+pub use crate::chip::{ChipConfig, Uart};
 pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
 pub use crate::device::{Device, DeviceError};

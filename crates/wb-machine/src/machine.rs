@@ -9,8 +9,9 @@ use tracing::debug;
 use unicorn_engine::RegisterARM;
 use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
 
+use crate::bus::SYSTEM_WINDOWS;
 use crate::bus::{FlashBuffers, IrqRoute, Mapped, Shared, Target};
-use crate::bus::{EXTI_BASE, PWR_BASE, RCC_BASE};
+use crate::chip::{self, ChipConfig, Uart};
 use crate::clock::Clocks;
 use crate::core::FlashWaits;
 use crate::core::{BootAlias, Core, CoreState, EngineError, Fault, RunState, Stop};
@@ -24,6 +25,7 @@ use crate::timing::is_wide;
 use crate::view::View;
 use wb_periph::flash::{Ecc, Flash, OpRecord, OptionBytes, Outcome};
 use wb_periph::rcc::{Frequencies, ResetCause};
+use wb_periph::usart::Serial;
 
 /// How the machine is built.
 pub struct Config {
@@ -42,6 +44,8 @@ pub struct Config {
     /// Where CPU2 boots when its option bytes (SFR, SRRVR) failed their complement check:
     /// the hardware forces safeboot (AN5185 FAQ). The FUS image places safeboot here.
     pub safeboot_vector: u32,
+    /// Configuration of the chip's peripherals (the RNG seed).
+    pub chip: ChipConfig,
 }
 
 /// Default safeboot vector: the last flash page, inside the secure area.
@@ -63,6 +67,7 @@ impl Default for Config {
             cpu1_boot: 0,
             option_bytes: OptionBytes::default(),
             safeboot_vector: DEFAULT_SAFEBOOT_VECTOR,
+            chip: ChipConfig::default(),
         }
     }
 }
@@ -204,14 +209,13 @@ impl Machine {
             power_cut: None,
             power_cut_when: None,
         };
-        for (target, base) in [
-            (Target::Rcc, RCC_BASE),
-            (Target::Pwr, PWR_BASE),
-            (Target::Exti, EXTI_BASE),
-        ] {
+        for (target, base, size) in SYSTEM_WINDOWS {
             for c in &mut m.cores {
-                c.map_peripheral(target, base, 0x400)?;
+                c.map_peripheral(target, base, size)?;
             }
+        }
+        for part in chip::PARTS {
+            m.attach(part.base, (part.make)(&m.config.chip), part.routes)?;
         }
         m.reset(ResetCause::PowerOn);
         Ok(m)
@@ -277,12 +281,10 @@ impl Machine {
             end: u32::MAX,
         })?;
         let overlaps_mem = Memories::locate(base).is_some() || Memories::locate(end - 1).is_some();
-        let system = [
-            (RCC_BASE, 0x400),
-            (PWR_BASE, 0x400),
-            (EXTI_BASE, 0x400),
-            (crate::core::FLASH_REGS, 0x400),
-        ];
+        let system = SYSTEM_WINDOWS
+            .map(|(_, base, size)| (base, size))
+            .into_iter()
+            .chain([(crate::core::FLASH_REGS, 0x400)]);
         let taken = self
             .shared
             .borrow()
@@ -291,7 +293,6 @@ impl Machine {
             .map(|m| (m.base, m.size))
             .collect::<Vec<_>>();
         let overlaps_dev = system
-            .into_iter()
             .chain(taken)
             .any(|(b, size)| base < b + size && b < end);
         if overlaps_mem || overlaps_dev || base >= 0xE000_0000 {
@@ -300,12 +301,36 @@ impl Machine {
         let index = {
             let mut sh = self.shared.borrow_mut();
             sh.periphs.push(Mapped::new(base, dev, routes));
+            sh.set_bus_clocks(self.config.clocks);
             sh.periphs.len() - 1
         };
         for c in &mut self.cores {
             c.map_peripheral(Target::Device(index), base, size)?;
         }
         Ok(())
+    }
+
+    /// Bytes from the host onto `port`'s receive line (they arrive one frame time apart).
+    pub fn uart_send(&mut self, port: Uart, bytes: &[u8]) {
+        self.with_serial(port, |s| s.send(bytes));
+    }
+
+    /// The bytes `port` has finished transmitting since the last call.
+    pub fn uart_take(&mut self, port: Uart) -> Vec<u8> {
+        self.with_serial(port, |s| s.take())
+    }
+
+    fn with_serial<T>(&mut self, port: Uart, f: impl FnOnce(&mut dyn Serial) -> T) -> T {
+        let now = self.now;
+        let mut sh = self.shared.borrow_mut();
+        let m = sh
+            .periphs
+            .iter_mut()
+            .find(|m| m.base == port.base())
+            .expect("every machine carries the chip's UARTs");
+        // Bring the line up to now first, so host bytes start arriving from now.
+        m.dev.advance(now);
+        f(m.dev.serial().expect("a UART has a serial end"))
     }
 
     /// Load an ELF image (or a raw binary at `raw_base`) and flush stale translations.
@@ -381,6 +406,8 @@ impl Machine {
             let mut sh = self.shared.borrow_mut();
             sh.reset(kind);
             sh.rcc.record_reset(cause);
+            // A reset peripheral forgets its clock; tell it again.
+            sh.set_bus_clocks(self.config.clocks);
         }
         if kind == ResetKind::PowerOn {
             self.mem.clear_volatile();
@@ -442,6 +469,7 @@ impl Machine {
                 let cycles = st.cycles;
                 st.domain.rebase(hz, cycles);
             }
+            self.shared.borrow_mut().set_bus_clocks(self.config.clocks);
         }
         if boot && self.cores[1].state().run == RunState::Held && self.config.cpu2_boot.is_none() {
             let vector = if options_valid {

@@ -1,9 +1,11 @@
 //! Extended interrupt and event controller (EXTI @ 0x5800_0800): the configuration registers
-//! of both CPUs, software triggers (SWIER → PR, event to each CPU whose EMR selects the line).
+//! of both CPUs, software triggers (SWIER → PR, event to each CPU whose EMR selects the line),
+//! and the interrupts of lines 0-15 to each CPU's NVIC, as its IRQ table groups them.
 //!
-//! Not modelled yet: line inputs from GPIO and peripherals, and EXTI interrupts to the NVICs
-//! (a software-triggered line that a CPU unmasks for interrupts is traced). Lines 32-63 are
-//! the "2" registers (line 41, which ST's HW_IPCC_Enable selects for CPU2, is bit 9).
+//! Not modelled: line inputs from GPIO and peripherals; interrupts of the other configurable
+//! lines (PVD, RTC, COMP, ...: their pending bit is set and the first such line is traced).
+//! Lines 32-63 are the "2" registers (line 41, which ST's HW_IPCC_Enable selects for CPU2,
+//! is bit 9).
 
 use tracing::warn;
 
@@ -52,6 +54,23 @@ static REGS: [RegDef; 16] = [
     r("C2EMR2", reg::C2EMR2),
 ];
 
+/// The IRQ of EXTI line 0-15 on `core` (registers reference §11: CPU1 EXTI0..4, EXTI9_5,
+/// EXTI15_10; CPU2 EXTI1_0, EXTI3_2, EXTI15_4).
+fn gpio_line_irq(core: CoreId, line: u32) -> u32 {
+    match core {
+        CoreId::Cpu1 => match line {
+            0..=4 => 6 + line,
+            5..=9 => 23,
+            _ => 40,
+        },
+        CoreId::Cpu2 => match line {
+            0 | 1 => 5,
+            2 | 3 => 6,
+            _ => 7,
+        },
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Exti {
     regs: Bank,
@@ -80,6 +99,20 @@ impl Exti {
         std::mem::take(&mut self.events[core.index()])
     }
 
+    /// The NVIC lines EXTI asserts towards `core`, as a bit set of IRQ numbers: a pending line
+    /// that the core unmasks in CnIMR1.
+    pub fn pending_irqs(&self, core: CoreId) -> u64 {
+        const IMR: [u32; 2] = [reg::C1IMR1, reg::C2IMR1];
+        let lines = self.regs.get(reg::PR1) & self.regs.get(IMR[core.index()]);
+        let mut irqs = 0;
+        for line in 0..16 {
+            if lines & (1 << line) != 0 {
+                irqs |= 1u64 << gpio_line_irq(core, line);
+            }
+        }
+        irqs
+    }
+
     /// Software trigger of `lines` in group `g` (0: lines 0-31, 1: lines 32-63).
     fn trigger(&mut self, g: usize, lines: u32) {
         const PR: [u32; 2] = [reg::PR1, reg::PR2];
@@ -95,10 +128,11 @@ impl Exti {
         }
         if interrupt {
             self.regs.set_bits(PR[g], lines, true);
-            if !self.warned {
+            let routed = if g == 0 { 0xFFFF } else { 0 };
+            if lines & !routed != 0 && !self.warned {
                 self.warned = true;
                 warn!(target: "wb::exti", group = g, lines = format_args!("{lines:#x}"),
-                    "EXTI interrupt pending, but delivery to the NVIC is not modelled yet");
+                    "EXTI interrupt of a line other than 0-15 pending: its NVIC line is not modelled");
             }
         }
     }
@@ -176,5 +210,24 @@ mod tests {
         assert_eq!(e.read(reg::PR1, acc()).unwrap(), 1 << 3);
         e.write(reg::PR1, 1 << 3, acc()).unwrap();
         assert_eq!(e.read(reg::PR1, acc()).unwrap(), 0);
+    }
+
+    #[test]
+    fn pending_lines_reach_the_nvic_of_the_cores_that_unmask_them() {
+        let mut e = Exti::new();
+        e.write(reg::C1IMR1, 1 << 3 | 1 << 7 | 1 << 12, acc())
+            .unwrap();
+        e.write(reg::C2IMR1, 1 << 12, acc()).unwrap();
+        e.write(reg::SWIER1, 1 << 3 | 1 << 7 | 1 << 12, acc())
+            .unwrap();
+        assert_eq!(
+            e.pending_irqs(CoreId::Cpu1),
+            1 << 9 | 1 << 23 | 1 << 40,
+            "EXTI3, EXTI9_5, EXTI15_10"
+        );
+        assert_eq!(e.pending_irqs(CoreId::Cpu2), 1 << 7, "EXTI15_4");
+        e.write(reg::PR1, 1 << 12, acc()).unwrap();
+        assert_eq!(e.pending_irqs(CoreId::Cpu2), 0);
+        assert_eq!(e.pending_irqs(CoreId::Cpu1), 1 << 9 | 1 << 23);
     }
 }

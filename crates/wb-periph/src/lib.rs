@@ -9,11 +9,19 @@
 
 use core::fmt;
 
+pub mod aes;
+pub mod crc;
 pub mod exti;
 pub mod flash;
+pub mod hsem;
+pub mod ipcc;
+pub mod pka;
 pub mod pwr;
 pub mod rcc;
 pub mod regs;
+pub mod rng;
+pub mod syscfg;
+pub mod usart;
 
 /// Simulated time in picoseconds since power-on.
 pub type Picos = u64;
@@ -139,6 +147,16 @@ pub trait Peripheral: fmt::Debug + Send {
 
     /// Bring timed work up to `now` (never earlier than the last call).
     fn advance(&mut self, _now: Picos) {}
+
+    /// The frequency of the clock the peripheral runs on (its bus clock, e.g. HCLK1 for AES1,
+    /// HCLK4 for PKA). The machine calls this before the first access and whenever the RCC
+    /// changes it; peripherals that time their work in clock cycles convert with it.
+    fn set_clock_hz(&mut self, _hz: u64) {}
+
+    /// The host end of the peripheral's serial line, if it is a UART.
+    fn serial(&mut self) -> Option<&mut dyn usart::Serial> {
+        None
+    }
 
     /// The interrupt output lines, one bit per line (level-sensitive).
     fn irq_lines(&self) -> u32 {

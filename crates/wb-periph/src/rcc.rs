@@ -90,6 +90,8 @@ pub mod cfgr {
     pub const SW: u32 = 0x3;
     pub const SWS_SHIFT: u32 = 2;
     pub const HPRE_SHIFT: u32 = 4;
+    pub const PPRE1_SHIFT: u32 = 8;
+    pub const PPRE2_SHIFT: u32 = 11;
     /// HPREF, PPRE1F, PPRE2F: the prescaler values are applied (always, in this model).
     pub const APPLIED: u32 = 0x7 << 16;
 }
@@ -154,6 +156,14 @@ pub fn ahb_divisor(code: u32) -> u64 {
         0b1110 => 256,
         0b1111 => 512,
         _ => 1, // 0000, and 0011 / 0100 which the table leaves out
+    }
+}
+
+/// The divisor a PPRE1 / PPRE2 code selects (0xx: 1, 100: 2, 101: 4, 110: 8, 111: 16).
+pub fn apb_divisor(code: u32) -> u64 {
+    match code & 0x7 {
+        c @ 0b100..=0b111 => 2 << (c - 0b100),
+        _ => 1,
     }
 }
 
@@ -344,6 +354,30 @@ pub struct Frequencies {
     pub hclk2: u64,
     /// AHB4 (flash, RCC, PWR, IPCC, ...), SRAM2.
     pub hclk4: u64,
+    /// APB1 and APB2 peripheral clocks.
+    pub pclk1: u64,
+    pub pclk2: u64,
+}
+
+/// The clock a peripheral's registers and timing run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusClock {
+    /// AHB1, AHB2 (and AHB3's CPU1-side peripherals).
+    Hclk1,
+    /// AHB4, the shared bus (IPCC, HSEM, AES2, PKA, RNG, ...).
+    Hclk4,
+    Pclk1,
+    Pclk2,
+}
+
+/// The bus of the peripheral whose registers start at `base` (RM0434 Table 1 memory map).
+pub fn bus_clock_for(base: u32) -> BusClock {
+    match base {
+        0x4000_0000..=0x4000_FFFF => BusClock::Pclk1,
+        0x4001_0000..=0x4001_FFFF => BusClock::Pclk2,
+        0x5800_0000.. => BusClock::Hclk4,
+        _ => BusClock::Hclk1,
+    }
 }
 
 impl Frequencies {
@@ -351,6 +385,15 @@ impl Frequencies {
         match core {
             CoreId::Cpu1 => self.hclk1,
             CoreId::Cpu2 => self.hclk2,
+        }
+    }
+
+    pub fn bus(&self, clock: BusClock) -> u64 {
+        match clock {
+            BusClock::Hclk1 => self.hclk1,
+            BusClock::Hclk4 => self.hclk4,
+            BusClock::Pclk1 => self.pclk1,
+            BusClock::Pclk2 => self.pclk2,
         }
     }
 }
@@ -385,6 +428,8 @@ impl Rcc {
                 hclk1: 0,
                 hclk2: 0,
                 hclk4: 0,
+                pclk1: 0,
+                pclk2: 0,
             },
             freq_changed: false,
         };
@@ -462,11 +507,15 @@ impl Rcc {
         let cfgr = self.regs.get(reg::CFGR);
         let ext = self.regs.get(reg::EXTCFGR);
         let div = |code: u32| (sysclk / ahb_divisor(code)).max(1);
+        let hclk1 = div(cfgr >> cfgr::HPRE_SHIFT);
+        let apb = |code: u32| (hclk1 / apb_divisor(code)).max(1);
         Frequencies {
             sysclk,
-            hclk1: div(cfgr >> cfgr::HPRE_SHIFT),
+            hclk1,
             hclk2: div(ext >> extcfgr::C2HPRE_SHIFT),
             hclk4: div(ext >> extcfgr::SHDHPRE_SHIFT),
+            pclk1: apb(cfgr >> cfgr::PPRE1_SHIFT),
+            pclk2: apb(cfgr >> cfgr::PPRE2_SHIFT),
         }
     }
 

@@ -3,8 +3,10 @@
 #![no_std]
 
 pub mod flash;
+pub mod ipcc;
 pub mod scenarios;
 pub mod system;
+pub mod uart;
 
 /// The SRAM2a mailbox of the two-core ping-pong demo.
 pub mod mailbox {
@@ -187,6 +189,9 @@ macro_rules! keep_host_calls {
             ".word sys_program_option",
             ".word sys_read32",
             ".word sys_write32",
+            ".word ipcc_client",
+            ".word ipcc_server",
+            ".word uart_echo",
             $(concat!(".word ", $extra),)*
         );
     };

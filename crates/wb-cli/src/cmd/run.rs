@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use wb_machine::{Clocks, Config, CoreId, Exit, Machine, PowerCut, ResetCause};
+use wb_machine::{Clocks, Config, CoreId, Exit, Machine, PowerCut, ResetCause, Uart};
 use wb_periph::flash::OpRecord;
 
 use super::parse_addr;
+use crate::serial::{self, Endpoint, Link};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,10 +61,22 @@ pub struct Args {
     /// Lock-step quantum in nanoseconds.
     #[arg(long, default_value_t = wb_machine::machine::DEFAULT_QUANTUM / 1000)]
     quantum_ns: u64,
+    /// Attach USART1 to the host: "pty" (prints the pseudo-terminal's path for serial tools),
+    /// "tcp:HOST:PORT" (listens; one client at a time) or "stdio". With a UART attached the
+    /// run goes in real time (simulated time never ahead of the wall clock); host input makes
+    /// the run depend on when bytes arrive.
+    #[arg(long, value_parser = crate::serial::parse_endpoint)]
+    uart1: Option<Endpoint>,
+    /// Attach LPUART1 to the host, as --uart1.
+    #[arg(long, value_parser = crate::serial::parse_endpoint)]
+    lpuart1: Option<Endpoint>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
+
+/// Simulated time run between two exchanges with the host ends of the UARTs: 1 ms.
+const SLICE: u64 = 1_000_000_000;
 
 fn parse_cut(s: &str) -> Result<PowerCut, String> {
     let (kind, n) = s
@@ -132,6 +145,35 @@ struct Report {
     flash_ops: Option<Vec<FlashOp>>,
 }
 
+/// Open the host ends the arguments ask for, and say where to connect.
+fn open_links(a: &Args) -> Result<Vec<(Uart, Link)>> {
+    let wanted = [(Uart::Usart1, &a.uart1), (Uart::Lpuart1, &a.lpuart1)];
+    serial::check_endpoints(wanted.iter().filter_map(|(_, e)| e.as_ref()))?;
+    let mut links = Vec::new();
+    for (port, endpoint) in wanted {
+        if let Some(e) = endpoint {
+            let link = serial::open(e).with_context(|| format!("--{}", port.name()))?;
+            eprintln!("wbemu: {} on {}", port.name(), link.description);
+            links.push((port, link));
+        }
+    }
+    Ok(links)
+}
+
+/// Move bytes between the machine's UARTs and their host ends.
+fn pump(m: &mut Machine, links: &[(Uart, Link)]) {
+    for (port, link) in links {
+        while let Ok(bytes) = link.from_host.try_recv() {
+            m.uart_send(*port, &bytes);
+        }
+        let out = m.uart_take(*port);
+        if !out.is_empty() {
+            // The host end may have gone away; the device keeps running regardless.
+            let _ = link.to_host.send(out);
+        }
+    }
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
     let clocks = if a.mhz == "rcc" {
         Clocks::Rcc
@@ -192,16 +234,32 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if let Some(cut) = a.cut_power {
         m.arm_power_cut(cut, a.seed);
     }
+    let links = open_links(&a)?;
     let limit = m.cpu1_cycles_from_now(a.max_cycles);
     let mut power_cuts = Vec::new();
+    let (start_sim, start_wall) = (m.now(), std::time::Instant::now());
     let exit = loop {
-        match m.run_until(limit) {
+        let until = if links.is_empty() {
+            limit
+        } else {
+            limit.min(m.now() + SLICE)
+        };
+        let exit = m.run_until(until);
+        pump(&mut m, &links);
+        match exit {
             Exit::PowerCut(op) => power_cuts.push(format!(
                 "at {:.3} us{}",
                 m.now() as f64 / 1e6,
                 op.map(|n| format!(", flash operation {n}"))
                     .unwrap_or_default()
             )),
+            Exit::Limit if until < limit => {
+                // Real time: wait until the wall clock catches up with the simulation.
+                let sim = std::time::Duration::from_nanos((m.now() - start_sim) / 1000);
+                if let Some(ahead) = sim.checked_sub(start_wall.elapsed()) {
+                    std::thread::sleep(ahead);
+                }
+            }
             exit => break exit,
         }
     };

@@ -37,7 +37,12 @@ VECTORS:
     .word DefaultHandler
     .endr
     .word PeriphIrq           /* IRQ 10 */
-    .rept 52
+    .rept 33
+    .word DefaultHandler
+    .endr
+    .word Ipcc1RxIrq          /* IRQ 44 */
+    .word Ipcc1TxIrq          /* IRQ 45 */
+    .rept 17
     .word DefaultHandler
     .endr
 

@@ -36,7 +36,11 @@ VECTORS:
     .word DefaultHandler
     .endr
     .word PeriphIrq           /* IRQ 10 */
-    .rept 21
+    .rept 8
+    .word DefaultHandler
+    .endr
+    .word Ipcc2Irq            /* IRQ 19 */
+    .rept 12
     .word DefaultHandler
     .endr
 

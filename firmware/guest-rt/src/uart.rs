@@ -1,0 +1,36 @@
+//! A serial console on USART1 driven as ST's LL/HAL code does: clock on, BRR, CR1 = UE | TE |
+//! RE, then polled TXE / RXNE. Prints a banner, then echoes every byte plus one.
+
+use crate::{read32, write32};
+
+const RCC_APB2ENR: u32 = 0x5800_0060;
+const USART1EN: u32 = 1 << 14;
+const USART1: u32 = 0x4001_3800;
+const CR1: u32 = USART1;
+const BRR: u32 = USART1 + 0x0C;
+const ISR: u32 = USART1 + 0x1C;
+const RDR: u32 = USART1 + 0x24;
+const TDR: u32 = USART1 + 0x28;
+const UE_RE_TE: u32 = 1 | 1 << 2 | 1 << 3;
+const RXNE: u32 = 1 << 5;
+const TXE: u32 = 1 << 7;
+
+fn put(b: u8) {
+    while read32(ISR) & TXE == 0 {}
+    write32(TDR, b as u32);
+}
+
+/// USART1 at `baud` from the `clock_hz` it runs on: banner "wbemu\r\n", then echo + 1.
+#[no_mangle]
+pub extern "C" fn uart_echo(clock_hz: u32, baud: u32) -> ! {
+    write32(RCC_APB2ENR, read32(RCC_APB2ENR) | USART1EN);
+    write32(BRR, clock_hz / baud);
+    write32(CR1, UE_RE_TE);
+    for &b in b"wbemu\r\n" {
+        put(b);
+    }
+    loop {
+        while read32(ISR) & RXNE == 0 {}
+        put((read32(RDR) as u8).wrapping_add(1));
+    }
+}
