@@ -1,5 +1,6 @@
-//! Inter-core peripherals through both cores: the IPCC mailbox exchange of ST's hw_ipcc.c
-//! with interrupts on both sides.
+//! Inter-core and crypto peripherals through the cores: the IPCC mailbox exchange of ST's
+//! hw_ipcc.c with interrupts on both sides, the USART1 console, AES1 secure mode and ECDSA
+//! verification on the PKA driven by guest code.
 
 use wb_machine::{Config, CoreId, Exit, RegisterARM};
 use wb_tests::Bench;
@@ -86,4 +87,120 @@ fn usart1_console_echoes_host_bytes_at_the_line_rate() {
     assert_eq!(early, b"IB", "{early:?}");
     b.m.run_until(t0 + 2 * MS);
     assert_eq!(b.m.uart_take(Uart::Usart1), b"M");
+}
+
+/// AES1 secure mode: CPU2 loads a key and sets SYSCFG_SIPCR.SAES1 (as FUS does when it loads
+/// a user key); CPU1 can no longer read or write the key registers but still encrypts with
+/// the key through the data registers.
+#[test]
+fn cpu1_uses_but_cannot_recover_an_aes1_key_cpu2_loaded() {
+    const AES1: u32 = 0x5006_0000;
+    const SIPCR: u32 = 0x4001_0110;
+    let config = Config {
+        clocks: wb_machine::Clocks::Fixed {
+            cpu1_hz: 64_000_000,
+            cpu2_hz: 32_000_000,
+        },
+        ..Config::default()
+    };
+    let mut b = Bench::new(config, &[Cpu1, Cpu2]);
+    // FIPS-197 C.1: key 00 01 .. 0f; KEYR0 holds the key's least significant word.
+    let key = [0x0C0D_0E0F, 0x0809_0A0B, 0x0405_0607, 0x0001_0203];
+    b.call(Cpu2, "sys_write32", &[0x5800_014C, 1 << 16]); // C2AHB2ENR.AES1EN
+    for (i, w) in key.iter().enumerate() {
+        b.call(Cpu2, "sys_write32", &[AES1 + 0x10 + 4 * i as u32, *w]);
+    }
+    b.call(Cpu2, "sys_write32", &[SIPCR, 1]); // SAES1
+    assert_eq!(b.call(Cpu2, "sys_read32", &[AES1 + 0x10]).0, key[0]);
+    // CPU1 tries to read KEYR0..3: each read is a bus fault and reads nothing. (A refusal by a
+    // peripheral model is reported after the block, so as an imprecise fault.)
+    b.call(Cpu1, "sys_write32", &[0x5800_004C, 1 << 16]); // AHB2ENR.AES1EN
+    for i in 0..4 {
+        let addr = AES1 + 0x10 + 4 * i;
+        let (v, _) = b.call(Cpu1, "scen_read", &[addr]);
+        assert!(!key.contains(&v), "{addr:#x}: {v:#x}");
+        let log = b.log(Cpu1);
+        assert_eq!(log[0], 1 << 10, "IMPRECISERR");
+        assert_eq!(log[1], 1 << 30, "HFSR.FORCED");
+    }
+    // CPU1 cannot overwrite it either (SIPCR itself is CPU2's only).
+    b.call(Cpu1, "sys_write32", &[SIPCR, 0]);
+    assert_eq!(b.call(Cpu2, "sys_read32", &[SIPCR]).0, 1);
+    // ... but encrypts with it: ECB, EN, four DINR words, CCF, four DOUTR words.
+    b.call(Cpu1, "sys_write32", &[AES1, 1]);
+    for w in [0x0011_2233, 0x4455_6677, 0x8899_AABB, 0xCCDD_EEFF] {
+        b.call(Cpu1, "sys_write32", &[AES1 + 0x08, w]);
+    }
+    // Poll SR.CCF as the HAL does: 51 cycles at 64 MHz outlast a few of these calls.
+    let polls = (1..100)
+        .find(|_| b.call(Cpu1, "sys_read32", &[AES1 + 0x04]).0 & 1 != 0)
+        .expect("CCF");
+    assert!(polls > 1, "the block takes time");
+    let out: Vec<u32> = (0..4)
+        .map(|_| b.call(Cpu1, "sys_read32", &[AES1 + 0x0C]).0)
+        .collect();
+    assert_eq!(out, [0x69C4_E0D8, 0x6A7B_0430, 0xD8CD_B780, 0x70B4_C55A]);
+}
+
+fn hex32(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+/// Guest code loads P-256 ECDSA operands into PKA RAM as ST's HAL does and reads the verdict:
+/// RFC 6979 A.2.5 ("sample", SHA-256) and its damaged variants.
+#[test]
+fn guest_ecdsa_verification_on_the_pka() {
+    // FIPS 186-4 D.1.2.3 (P-256) and RFC 6979 A.2.5.
+    let p = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+    let a = "ffffffff00000001000000000000000000000000fffffffffffffffffffffffc";
+    let n = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+    let gx = "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296";
+    let gy = "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+    let qx = "60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
+    let qy = "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299";
+    let r = "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716";
+    let s = "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8";
+    let sha_sample = "af2bdbe1aa9b6ec1e2ade1d694f41fc71a831d0268e9891562113d8a62add1bf";
+    let sha_test = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let valid = [p, a, n, gx, gy, qx, qy, r, s, sha_sample].map(hex32);
+
+    let mut b = Bench::held_cpu2(Config::default());
+    b.call(Cpu1, "sys_clock_64mhz", &[]);
+    const INPUT: u32 = 0x2002_0000;
+    let mut verify = |operands: &[[u8; 32]; 10]| {
+        let mut bytes: Vec<u8> = operands.concat();
+        bytes.extend_from_slice(&0u32.to_le_bytes()); // a is positive
+        assert!(b.m.poke(INPUT, &bytes));
+        let t0 = b.time(Cpu1);
+        let (result, _) = b.call(Cpu1, "pka_verify", &[INPUT]);
+        (result, b.time(Cpu1) - t0)
+    };
+    let (result, took) = verify(&valid);
+    assert_eq!(result, 0, "valid signature");
+    // 10 498 000 PKA cycles at HCLK4 = 64 MHz (RM0434 Table 168): 164 ms, asleep.
+    assert!(took >= 164 * MS, "{} ms", took / MS);
+    assert!(took < 165 * MS, "{} ms", took / MS);
+    let damaged = |field: usize, with: [u8; 32]| {
+        let mut v = valid;
+        v[field] = with;
+        v
+    };
+    let mut flipped = |field: usize| {
+        let mut x = valid[field];
+        x[31] ^= 1;
+        damaged(field, x)
+    };
+    let cases = [
+        ("wrong r", flipped(7)),
+        ("wrong s", flipped(8)),
+        ("wrong hash", damaged(9, hex32(sha_test))),
+        ("public key not on the curve", flipped(6)),
+    ];
+    for (what, operands) in cases {
+        assert_ne!(verify(&operands).0, 0, "{what}");
+    }
 }

@@ -120,3 +120,31 @@ fn runs_persist_to_the_device_and_power_cuts_tear_operations() {
     assert!(fails(&["run", "--cut-power", "sideways:1"]).contains("sideways"));
     assert!(fails(&["run", "--save"]).contains("--device"));
 }
+
+#[test]
+fn uart_host_ends_open_and_say_where_to_connect() {
+    for (arg, shown) in [
+        ("tcp:127.0.0.1:0", "usart1 on tcp:127.0.0.1:"),
+        ("pty", "usart1 on /dev/pts/"),
+    ] {
+        let out = wbemu(&[
+            "run",
+            "--uart1",
+            arg,
+            "--mhz",
+            "64,32",
+            "--max-cycles",
+            "64000",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "--uart1 {arg}: {err}");
+        assert!(err.contains(shown), "--uart1 {arg}: {err}");
+    }
+    let err = fails(&["run", "--uart1", "serial0"]);
+    assert!(
+        err.contains("expected pty, stdio or tcp:HOST:PORT"),
+        "{err}"
+    );
+    let err = fails(&["run", "--uart1", "stdio", "--lpuart1", "stdio"]);
+    assert!(err.contains("only one UART can use stdio"), "{err}");
+}

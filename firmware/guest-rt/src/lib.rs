@@ -4,6 +4,7 @@
 
 pub mod flash;
 pub mod ipcc;
+pub mod pka;
 pub mod scenarios;
 pub mod system;
 pub mod uart;
@@ -192,6 +193,7 @@ macro_rules! keep_host_calls {
             ".word ipcc_client",
             ".word ipcc_server",
             ".word uart_echo",
+            ".word pka_verify",
             $(concat!(".word ", $extra),)*
         );
     };
