@@ -104,6 +104,9 @@ impl Exti {
     pub fn pending_irqs(&self, core: CoreId) -> u64 {
         const IMR: [u32; 2] = [reg::C1IMR1, reg::C2IMR1];
         let lines = self.regs.get(reg::PR1) & self.regs.get(IMR[core.index()]);
+        if lines == 0 {
+            return 0; // the common case, checked at every slice
+        }
         let mut irqs = 0;
         for line in 0..16 {
             if lines & (1 << line) != 0 {
