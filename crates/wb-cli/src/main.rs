@@ -24,6 +24,10 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Create, inspect and edit device files (flash, option bytes, OTP of one chip).
     Device(cmd::device::Args),
+    /// Build, sign, inspect and verify WS/FUS images (docs/image-format.md).
+    Image(cmd::image::Args),
+    /// Generate key files for `wbemu image`.
+    Keys(cmd::keys::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +40,8 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Device(a) => cmd::device::run(a),
+        Command::Image(a) => cmd::image::run(a),
+        Command::Keys(a) => cmd::keys::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 pub mod bench;
 pub mod device;
+pub mod image;
+pub mod keys;
 pub mod run;
 
 /// An address or length on the command line: decimal, or hex with 0x (underscores allowed).
