@@ -189,7 +189,7 @@ fn guest_ecdsa_verification_on_the_pka() {
         v[field] = with;
         v
     };
-    let mut flipped = |field: usize| {
+    let flipped = |field: usize| {
         let mut x = valid[field];
         x[31] ^= 1;
         damaged(field, x)
