@@ -1,24 +1,10 @@
 //! The `wbemu` binary end to end: device files, and runs that persist to them and cut power.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn wbemu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wbemu"))
-        .args(args)
-        .output()
-        .expect("run wbemu")
-}
+mod common;
 
-fn ok(args: &[&str]) -> String {
-    let out = wbemu(args);
-    assert!(
-        out.status.success(),
-        "wbemu {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{ok, wbemu};
 
 fn fails(args: &[&str]) -> String {
     let out = wbemu(args);

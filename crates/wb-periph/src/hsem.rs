@@ -210,11 +210,7 @@ mod tests {
     use CoreId::*;
 
     fn acc(core: CoreId) -> Access {
-        Access {
-            core,
-            width: Width::Word,
-            now: 0,
-        }
+        Access::word(core, 0)
     }
 
     fn w(h: &mut Hsem, core: CoreId, off: u32, v: u32) {

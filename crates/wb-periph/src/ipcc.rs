@@ -170,11 +170,7 @@ mod tests {
     use super::*;
 
     fn acc(core: CoreId) -> Access {
-        Access {
-            core,
-            width: Width::Word,
-            now: 0,
-        }
+        Access::word(core, 0)
     }
 
     fn w(i: &mut Ipcc, core: CoreId, off: u32, v: u32) {

@@ -97,6 +97,17 @@ pub struct Access {
     pub now: Picos,
 }
 
+impl Access {
+    /// A 32-bit access by `core` at time `now`.
+    pub const fn word(core: CoreId, now: Picos) -> Access {
+        Access {
+            core,
+            width: Width::Word,
+            now,
+        }
+    }
+}
+
 /// How a register access can fail on the bus. The machine turns these into guest bus faults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BusError {

@@ -122,14 +122,9 @@ impl Peripheral for Syscfg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Width;
 
     fn acc(core: CoreId) -> Access {
-        Access {
-            core,
-            width: Width::Word,
-            now: 0,
-        }
+        Access::word(core, 0)
     }
 
     #[test]

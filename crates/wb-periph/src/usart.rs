@@ -461,11 +461,7 @@ mod tests {
     const US: Picos = 1_000_000;
 
     fn at(now: Picos) -> Access {
-        Access {
-            core: CoreId::Cpu1,
-            width: Width::Word,
-            now,
-        }
+        Access::word(CoreId::Cpu1, now)
     }
 
     /// 115200 baud at the 4 MHz reset clock: BRR = 35, 8N1 frame = 10 × 35 / 4 MHz = 87.5 µs.
