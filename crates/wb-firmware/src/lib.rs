@@ -12,6 +12,18 @@ pub const CPU2_TESTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cpu2-tes
 /// CPU1 boot counter: appends a record to the flash page at 0x080C_0000 at every boot.
 pub const BOOT_COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-counter.elf"));
 
+/// The FUS (CPU2), linked at its vector table 0x080F_4000 (`wb_proto::layout::FUS_VECTOR`).
+pub const FUS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fus.elf"));
+
+/// The operator (CPU1): drives the FUS from the script at `wb_proto::layout::operator`.
+pub const OPERATOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/operator.elf"));
+
+/// The sample wireless stack 1.0.0 (CPU2), linked where the FUS installs it.
+pub const WS_1_0_0: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ws-1.0.0.elf"));
+
+/// The sample wireless stack 1.1.0 (CPU2), larger, linked where the FUS installs it.
+pub const WS_1_1_0: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ws-1.1.0.elf"));
+
 /// Vector table of the CPU1 test program (start of flash).
 pub const CPU1_TESTS_VECTORS: u32 = 0x0800_0000;
 /// Vector table of the CPU2 test program.
@@ -21,7 +33,15 @@ pub const CPU2_TESTS_VECTORS: u32 = 0x0808_0000;
 mod tests {
     #[test]
     fn images_are_arm_elf() {
-        for img in [super::CPU1_TESTS, super::CPU2_TESTS, super::BOOT_COUNTER] {
+        for img in [
+            super::CPU1_TESTS,
+            super::CPU2_TESTS,
+            super::BOOT_COUNTER,
+            super::FUS,
+            super::OPERATOR,
+            super::WS_1_0_0,
+            super::WS_1_1_0,
+        ] {
             assert_eq!(&img[..4], b"\x7fELF");
             assert_eq!(u16::from_le_bytes([img[18], img[19]]), 40); // EM_ARM
         }

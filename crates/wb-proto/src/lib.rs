@@ -20,6 +20,8 @@
 //! - [`tables`]: shared tables in SRAM2a (reference, system, memory-manager, device
 //!   information in FUS and wireless-stack layouts).
 //! - [`image`]: version and memory-size words, magic numbers, image footer, signature footer.
+//! - [`layout`]: wbemu's placements (FUS secure area, keys, option-byte values, the
+//!   operator's tables, script and log).
 //! - [`bootloader`]: AN3155 USART bootloader codes and the FUS special read/write mapping.
 //!
 //! Conventions: multi-byte fields are little-endian (Cortex-M memory), except the bootloader
@@ -127,6 +129,7 @@ mod error;
 pub mod bootloader;
 pub mod fus;
 pub mod image;
+pub mod layout;
 pub mod tables;
 pub mod tl;
 
