@@ -19,6 +19,8 @@ fn main() {
     };
     fs::copy(&link, out.join("link.x")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
+    // No page alignment: otherwise the ELF headers become a loadable segment below FLASH.
+    println!("cargo:rustc-link-arg=--nmagic");
     println!("cargo:rustc-link-arg=-Tlink.x");
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed={}", link.display());

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: build a machine with the guest test programs, call guest
 //! functions the way a debugger would, and a small timer peripheral for interrupt tests.
 
+pub mod probe;
+
 use wb_machine::{Config, CoreId, Exit, Machine, RegisterARM, ResetCause, RunState};
 use wb_periph::{Access, BusResult, Peripheral, Picos, ResetKind};
 

@@ -1,6 +1,7 @@
 //! Guest firmware images, built from `firmware/` by this crate's build script, and the device
 //! presets made from them.
 
+pub mod images;
 pub mod presets;
 
 /// CPU1 (Cortex-M4) test program: cycle cases, interrupt/fault scenarios, the ping-pong demo.

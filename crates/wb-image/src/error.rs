@@ -34,6 +34,9 @@ pub enum Error {
         /// Which file is missing or ambiguous.
         detail: String,
     },
+    /// An ELF input cannot be turned into a payload.
+    #[error("ELF: {0}")]
+    Elf(String),
     /// The payload to build an image from is empty.
     #[error("payload is empty")]
     EmptyPayload,

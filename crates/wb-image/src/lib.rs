@@ -24,6 +24,7 @@
     clippy::unreachable
 )]
 
+mod elf;
 mod error;
 pub mod format;
 mod image;
@@ -31,6 +32,7 @@ pub mod keys;
 pub mod scan;
 mod verify;
 
+pub use elf::elf_payload;
 pub use error::{Error, ImageError, Signer};
 pub use image::{
     build, ctr_apply, decrypt, element_bytes, make_tag, sign_customer, tag_digest, BuildOptions,

@@ -366,6 +366,58 @@ impl Machine {
         }
     }
 
+    /// The peripheral register window holding `addr`: (target, its base).
+    fn register_window(&self, addr: u32) -> Option<(Target, u32)> {
+        let system = SYSTEM_WINDOWS
+            .into_iter()
+            .find(|&(_, base, size)| addr >= base && addr - base < size)
+            .map(|(t, base, _)| (t, base));
+        system.or_else(|| {
+            let sh = self.shared.borrow();
+            sh.periphs
+                .iter()
+                .position(|m| addr >= m.base && addr - m.base < m.size)
+                .map(|i| (Target::Device(i), sh.periphs[i].base))
+        })
+    }
+
+    /// A 32-bit read as a debug probe's access port makes it (CPU1's bus, no time passes):
+    /// memories directly, peripheral registers through their models. `None` where nothing
+    /// answers, for the flash controller (its registers need a core's view) and for a register
+    /// the model refuses.
+    pub fn debug_read32(&mut self, addr: u32) -> Option<u32> {
+        if let Some(v) = self.mem.read_u32(addr) {
+            return Some(v);
+        }
+        let (target, base) = self.register_window(addr)?;
+        let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
+        self.shared
+            .borrow_mut()
+            .read(target, addr - base, access)
+            .ok()
+    }
+
+    /// A 32-bit write through the debug access port: RAM directly, peripheral registers
+    /// through their models, whose effects (e.g. PWR_CR4.C2BOOT starting CPU2) follow at
+    /// once. Flash is written only through the flash controller, so not here. False where
+    /// nothing takes the write.
+    pub fn debug_write32(&mut self, addr: u32, value: u32) -> bool {
+        if memory::SRAM.contains(addr) {
+            return self.poke(addr, &value.to_le_bytes());
+        }
+        let Some((target, base)) = self.register_window(addr) else {
+            return false;
+        };
+        let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
+        let ok = self
+            .shared
+            .borrow_mut()
+            .write(target, addr - base, value, access)
+            .is_ok();
+        self.sync();
+        ok
+    }
+
     pub fn peek(&self, addr: u32, len: usize) -> Option<&[u8]> {
         self.mem.slice(addr, len)
     }

@@ -1,7 +1,23 @@
+//! wbemu's Firmware Upgrade Services for CPU2 (Cortex-M0+), written from AN5185 and the FUS
+//! wiki: activation through the shared tables, the device information table, the READY
+//! event, the system-command loop on IPCC channel 2, and wireless-stack install, upgrade,
+//! delete and start, resumable across resets (docs/fus-layout.md).
 #![no_std]
 #![no_main]
 
+mod comms;
+mod crypto;
+mod flash;
+mod hw;
+mod journal;
+mod keys;
+mod ops;
+mod scan;
+
 use guest_rt as _;
+use hw::{critical, ipcc, read32};
+use journal::op;
+use wb_proto::tables::{LastFusState, LastWsState};
 
 core::arch::global_asm!(
     r#"
@@ -10,15 +26,149 @@ core::arch::global_asm!(
 VECTORS:
     .word _stack_top
     .word Reset
-    .rept 14
+    .word DefaultHandler      /* NMI */
+    .word DefaultHandler      /* HardFault */
+    .rept 7
+    .word 0
+    .endr
+    .word DefaultHandler      /* SVCall */
+    .word 0
+    .word 0
+    .word DefaultHandler      /* PendSV */
+    .word DefaultHandler      /* SysTick */
+    .rept 19
+    .word DefaultHandler
+    .endr
+    .word IpccIrq             /* IRQ 19: IPCC C2 RX/TX and HSEM */
+    .rept 12
     .word DefaultHandler
     .endr
 "#
 );
 
+/// Work the IPCC handler hands to the main loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    None,
+    Install,
+    Delete,
+    StartWs,
+}
+
+/// State shared by the command handler and the main loop (accessed with interrupts masked).
+pub struct Shared {
+    pub pending: Pending,
+    /// FUS state byte (AN5185 Table 13).
+    pub state: u8,
+    /// Error code reported with it (Table 14).
+    pub error: u8,
+    pub ws_installed: bool,
+    /// An error was reported: forget it in the state record too.
+    pub clear_error: bool,
+    /// The command buffer, once the tables are validated.
+    pub cmd_buffer: u32,
+}
+
+pub static mut SHARED: Shared = Shared {
+    pending: Pending::None,
+    state: 0,
+    error: 0,
+    ws_installed: false,
+    clear_error: false,
+    cmd_buffer: 0,
+};
+
+pub fn nvic_enable(irq: u32) {
+    hw::write32(0xE000_E100, 1 << irq);
+}
+
+fn shared<R>(f: impl FnOnce(&mut Shared) -> R) -> R {
+    critical(|| f(unsafe { &mut *core::ptr::addr_of_mut!(SHARED) }))
+}
+
+#[no_mangle]
+pub extern "C" fn IpccIrq() {
+    let occupied = read32(ipcc::C1TOC2SR) & !read32(ipcc::C2MR);
+    let buf = shared(|s| s.cmd_buffer);
+    if occupied & (1 << 1) != 0 && buf != 0 {
+        comms::on_command(buf);
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn app_main() -> ! {
+    hw::set_bits(hw::rcc::C2AHB1ENR, hw::rcc::CRCEN);
+    hw::set_bits(
+        hw::rcc::C2AHB3ENR,
+        hw::rcc::IPCCEN | hw::rcc::PKAEN | hw::rcc::AES2EN,
+    );
+    crypto::Crc::reinit();
+    let loaded = flash::loaded_options();
+    // An option change cut between OPTSTRT and OBL_LAUNCH: apply it now.
+    if ops::options_pending(loaded) {
+        flash::launch();
+    }
+    let mut ctx = ops::Ctx {
+        rec: journal::load(),
+        keys: keys::load(),
+        loaded,
+    };
+    let rec = ctx.rec;
+    let busy = rec.op != op::NONE;
+    let info = comms::Info {
+        last_fus_state: if busy {
+            LastFusState::WsFwUpgrade
+        } else if rec.error != 0 {
+            LastFusState::Error
+        } else {
+            LastFusState::Idle
+        },
+        last_ws_state: if rec.ws_page != 0 {
+            LastWsState::Running
+        } else if rec.error != 0 {
+            LastWsState::Error
+        } else {
+            LastWsState::NotStarted
+        },
+        ws: (rec.ws_page != 0).then_some((rec.ws_version, rec.ws_memory)),
+    };
+    if let Some(link) = comms::activate(loaded.1, &info) {
+        shared(|s| s.cmd_buffer = link.cmd_buffer);
+        comms::start(&link);
+    }
+    // Resume what a reset interrupted.
+    ctx.run();
     loop {
-        unsafe { core::arch::asm!("wfi") };
+        let (pending, clear) = shared(|s| {
+            let p = (s.pending, s.clear_error);
+            s.pending = Pending::None;
+            s.clear_error = false;
+            p
+        });
+        if clear && ctx.rec.error != 0 && ctx.rec.op == op::NONE {
+            let _ = journal::store(journal::Record {
+                error: 0,
+                ..ctx.rec
+            })
+            .map(|r| ctx.rec = r);
+        }
+        match pending {
+            Pending::Install => ctx.begin(op::INSTALL),
+            Pending::Delete => ctx.begin(op::DELETE),
+            Pending::StartWs => ctx.start_ws(),
+            Pending::None => critical(|| {
+                // Sleep unless the handler queued work after the check above.
+                if shared_pending_none() {
+                    hw::wfi();
+                }
+            }),
+        }
+    }
+}
+
+fn shared_pending_none() -> bool {
+    unsafe {
+        (*core::ptr::addr_of!(SHARED)).pending == Pending::None
+            && !(*core::ptr::addr_of!(SHARED)).clear_error
     }
 }

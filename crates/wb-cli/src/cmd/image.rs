@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 use wb_image::keys::{
     find_key_file, load_signing_key, load_verifying_key, CUSTOMER_PUBLIC_KEY, CUSTOMER_SIGNING_KEY,
@@ -124,7 +124,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let keys = StKeys::load_dir(&st_key).context("--st-key")?;
             let raw = read(&input)?;
             let payload = if raw.starts_with(b"\x7fELF") {
-                elf_payload(&raw).with_context(|| format!("{}: ELF", input.display()))?
+                wb_image::elf_payload(&raw)
+                    .map(|(_, p)| p)
+                    .with_context(|| format!("{}: ELF", input.display()))?
             } else {
                 raw
             };
@@ -340,62 +342,6 @@ fn parse_version(s: &str) -> std::result::Result<Version, String> {
         _ => return Err(format!("{s}: expected MAJOR.MINOR.SUB[.BRANCH.BUILD]")),
     };
     v.map_err(|e| format!("{s}: {e}"))
-}
-
-/// The bytes of an ELF's loadable segments, placed by physical address from the lowest one,
-/// gaps filled with 0xFF (as `objcopy -O binary` would make them).
-fn elf_payload(raw: &[u8]) -> Result<Vec<u8>> {
-    let elf = goblin::elf::Elf::parse(raw).context("not a valid ELF file")?;
-    let mut segs = Vec::new();
-    for ph in &elf.program_headers {
-        if ph.p_type != goblin::elf::program_header::PT_LOAD || ph.p_filesz == 0 {
-            continue;
-        }
-        let data = usize::try_from(ph.p_offset)
-            .ok()
-            .zip(usize::try_from(ph.p_filesz).ok())
-            .and_then(|(o, n)| raw.get(o..o.checked_add(n)?))
-            .ok_or_else(|| {
-                anyhow!(
-                    "segment at {:#x}: file range {:#x}+{:#x} is outside the file",
-                    ph.p_paddr,
-                    ph.p_offset,
-                    ph.p_filesz
-                )
-            })?;
-        segs.push((ph.p_paddr, data));
-    }
-    segs.sort_by_key(|s| s.0);
-    let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
-        bail!("no loadable segment with file contents");
-    };
-    let base = first.0;
-    let end = segs
-        .iter()
-        .map(|(a, d)| a.saturating_add(d.len() as u64))
-        .max()
-        .unwrap_or(last.0);
-    let span = end - base;
-    let max = wb_image::format::MAX_PAYLOAD_LEN as u64;
-    if span > max {
-        bail!(
-            "loadable segments span {base:#x}..{end:#x} ({span} bytes), more than an image \
-             carries ({max} bytes)"
-        );
-    }
-    let mut out = vec![0xFFu8; span as usize];
-    let mut covered = base;
-    for (addr, data) in segs {
-        if addr < covered {
-            bail!("segments overlap at {addr:#x}");
-        }
-        let at = (addr - base) as usize;
-        out.get_mut(at..at + data.len())
-            .ok_or_else(|| anyhow!("segment at {addr:#x} outside the span"))?
-            .copy_from_slice(data);
-        covered = addr + data.len() as u64;
-    }
-    Ok(out)
 }
 
 fn image_json(i: &FoundImage, body_crc_ok: Option<bool>) -> Value {

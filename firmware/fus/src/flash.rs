@@ -1,0 +1,143 @@
+//! Flash programming from CPU2 through its own register set (C2CR/C2SR), the way the
+//! STM32WB HAL sequences it, and option-byte programming (SFR, SRRVR: CPU2-only registers)
+//! through FLASH_CR's OPTSTRT and OBL_LAUNCH.
+
+use crate::hw::flash::*;
+use crate::hw::{read32, set_bits, write32};
+use wb_proto::layout::{FLASH_BASE, PAGE_SIZE};
+
+const BSY: u32 = 1 << 16;
+const CFGBSY: u32 = 1 << 18;
+/// EOP and every error flag (OPERR .. RDERR).
+const FLAGS: u32 = 0x43FB;
+const ERRORS: u32 = 0x43FA;
+const PG: u32 = 1 << 0;
+const PER: u32 = 1 << 1;
+const PNB_SHIFT: u32 = 3;
+const PNB: u32 = 0xFF << PNB_SHIFT;
+const STRT: u32 = 1 << 16;
+const OPTSTRT: u32 = 1 << 17;
+const OBL_LAUNCH: u32 = 1 << 27;
+const OPTLOCK: u32 = 1 << 30;
+const LOCK: u32 = 1 << 31;
+
+/// A flash operation ended with SR error flags.
+#[derive(Clone, Copy, Debug)]
+pub struct FlashError;
+
+fn wait(sr: u32, bits: u32) {
+    while read32(sr) & bits != 0 {}
+}
+
+/// Unlock FLASH_CR (the lock is shared by both CPUs' register sets).
+pub fn unlock() {
+    if read32(CR) & LOCK != 0 {
+        write32(KEYR, 0x4567_0123);
+        write32(KEYR, 0xCDEF_89AB);
+    }
+}
+
+fn finish(cr_bits: u32) -> Result<(), FlashError> {
+    wait(C2SR, BSY);
+    let flags = read32(C2SR) & ERRORS;
+    wait(C2SR, CFGBSY);
+    write32(C2CR, read32(C2CR) & !cr_bits);
+    if flags != 0 {
+        write32(C2SR, flags);
+        return Err(FlashError);
+    }
+    Ok(())
+}
+
+/// Erase page `page`.
+pub fn erase_page(page: u32) -> Result<(), FlashError> {
+    unlock();
+    wait(C2SR, BSY);
+    write32(C2SR, FLAGS);
+    write32(
+        C2CR,
+        (read32(C2CR) & !PNB) | (page << PNB_SHIFT) | PER | STRT,
+    );
+    finish(PER | PNB)
+}
+
+/// Erase the pages `[from, to)`, skipping those already erased (a resumed erase redoes
+/// only what is left).
+pub fn erase_pages(from: u32, to: u32) -> Result<(), FlashError> {
+    for page in from..to {
+        if !is_erased(page_addr(page), PAGE_SIZE) {
+            erase_page(page)?;
+        }
+    }
+    Ok(())
+}
+
+/// Program the double-word at `addr` (8-byte aligned, erased).
+pub fn program(addr: u32, lo: u32, hi: u32) -> Result<(), FlashError> {
+    unlock();
+    wait(C2SR, BSY);
+    write32(C2SR, FLAGS);
+    wait(C2SR, CFGBSY);
+    write32(C2CR, read32(C2CR) | PG);
+    write32(addr, lo);
+    unsafe { core::arch::asm!("isb") };
+    write32(addr + 4, hi);
+    finish(PG)
+}
+
+pub fn page_addr(page: u32) -> u32 {
+    FLASH_BASE + page * PAGE_SIZE
+}
+
+/// Every word of `[addr, addr + len)` reads erased.
+pub fn is_erased(addr: u32, len: u32) -> bool {
+    (0..len / 4).all(|i| read32(addr + 4 * i) == 0xFFFF_FFFF)
+}
+
+/// The SFR and SRRVR values in the option-byte area (what the next load will apply).
+pub fn stored_options() -> (u32, u32) {
+    (read32(OB_SFR), read32(OB_SRRVR))
+}
+
+/// The SFR and SRRVR values in force (loaded at the last OBL_LAUNCH or power-on).
+pub fn loaded_options() -> (u32, u32) {
+    (read32(SFR), read32(SRRVR))
+}
+
+/// Program SFR and SRRVR into the option-byte area (HAL FLASH_OB sequence with OPTSTRT).
+/// They take effect at the next option-byte load ([`launch`]).
+pub fn program_options(sfr: u32, srrvr: u32) -> Result<(), FlashError> {
+    if stored_options() == (sfr, srrvr) {
+        return Ok(());
+    }
+    unlock();
+    if read32(CR) & OPTLOCK != 0 {
+        write32(OPTKEYR, 0x0819_2A3B);
+        write32(OPTKEYR, 0x4C5D_6E7F);
+    }
+    wait(SR, BSY);
+    write32(SR, FLAGS);
+    write32(SFR, sfr);
+    write32(SRRVR, srrvr);
+    set_bits(CR, OPTSTRT);
+    wait(SR, BSY);
+    let flags = read32(SR) & ERRORS;
+    if flags != 0 {
+        write32(SR, flags);
+        return Err(FlashError);
+    }
+    Ok(())
+}
+
+/// OBL_LAUNCH: load the option bytes, which resets the whole system.
+pub fn launch() -> ! {
+    unlock();
+    if read32(CR) & OPTLOCK != 0 {
+        write32(OPTKEYR, 0x0819_2A3B);
+        write32(OPTKEYR, 0x4C5D_6E7F);
+    }
+    set_bits(CR, OBL_LAUNCH);
+    loop {
+        crate::hw::wfi();
+    }
+}
