@@ -109,8 +109,32 @@ impl Probe {
         }
     }
 
+    /// The run clocks ST's applications set before starting CPU2 (AN5185 §1.5: the RCC is
+    /// CPU1's job): flash LATENCY 3, HSE 32 MHz → PLL 64 MHz for CPU1, CPU2 at 32 MHz.
+    pub fn clock_64mhz(&mut self) {
+        const RCC_CR: u32 = 0x5800_0000;
+        let acr = self.read(0x5800_4000);
+        self.write(0x5800_4000, (acr & !7) | 3);
+        let cr = self.read(RCC_CR);
+        self.write(RCC_CR, cr | 1 << 16);
+        while self.read(RCC_CR) & (1 << 17) == 0 {
+            self.run(MS / 10);
+        }
+        self.write(0x5800_000C, 3 | (1 << 4) | (8 << 8) | (1 << 28) | (1 << 29));
+        let cr = self.read(RCC_CR);
+        self.write(RCC_CR, cr | 1 << 24);
+        while self.read(RCC_CR) & (1 << 25) == 0 {
+            self.run(MS / 10);
+        }
+        let ext = self.read(0x5800_0108);
+        self.write(0x5800_0108, (ext & !0xF0) | (0b1000 << 4));
+        let cfgr = self.read(0x5800_0008);
+        self.write(0x5800_0008, (cfgr & !3) | 3);
+    }
+
     /// Tables, IPCC clock, C2BOOT; then wait for READY (returns its payload).
     pub fn boot_cpu2(&mut self) -> Option<u8> {
+        self.clock_64mhz();
         self.setup_tables();
         let en = self.read(RCC_AHB3ENR);
         self.write(RCC_AHB3ENR, en | 1 << 20);
@@ -219,6 +243,15 @@ impl Probe {
             self.run(20 * MS);
         }
         panic!("FUS still busy after {} ms", limit / MS);
+    }
+
+    /// Run until a system reset has stopped CPU2 (at most `limit`).
+    pub fn wait_reset(&mut self, limit: u64) {
+        let end = self.m.now() + limit;
+        while self.cpu2_started() {
+            assert!(self.m.now() < end, "no reset within {} ms", limit / MS);
+            self.run(MS);
+        }
     }
 
     /// After CPU2 reset the system: start it again and wait for its READY.

@@ -99,3 +99,241 @@ fn upgrade_without_an_image_reports_not_found() {
     assert_eq!(p.command(0xFC55, &[], 10 * MS).expect("answer")[6], 0x00);
     assert_eq!(p.get_state(), Some((0xFF, 0x01)));
 }
+
+use wb_firmware::images::{
+    download_address, test_st_keys, Stack, CUSTOMER_SIGNING_PEM, WS_1_0_0, WS_1_1_0,
+};
+use wb_image::wb_proto::image::FooterType;
+use wb_image::{BuildOptions, StKeys};
+use wb_machine::ResetCause;
+
+const FUS_GET_STATE: u16 = 0xFC52;
+const FUS_FW_UPGRADE: u16 = 0xFC54;
+const FUS_FW_DELETE: u16 = 0xFC55;
+const FUS_START_WS: u16 = 0xFC5A;
+
+/// A virgin device with the FUS running and `image` written at its AN5185 download address.
+fn with_image(image: &[u8]) -> (Probe, u32) {
+    let mut p = Probe::virgin();
+    assert_eq!(p.boot_cpu2(), Some(0x01));
+    let at = download_address(0xF4, image.len());
+    assert!(p.m.poke(at, image));
+    (p, at)
+}
+
+fn upgrade(p: &mut Probe) -> Option<(u8, u8)> {
+    let r = p.command(FUS_FW_UPGRADE, &[], 10 * MS).expect("answer");
+    assert_eq!(r[6], 0x00, "install started");
+    p.poll(20_000 * MS)
+}
+
+fn flash(p: &Probe, addr: u32, len: usize) -> Vec<u8> {
+    p.m.peek(addr, len).unwrap().to_vec()
+}
+
+fn erased(p: &Probe, from: u32, to: u32) -> bool {
+    flash(p, from, (to - from) as usize)
+        .iter()
+        .all(|&b| b == 0xFF)
+}
+
+/// The stack `s` is installed where it is linked, with the option bytes that go with it.
+fn assert_installed(p: &Probe, s: &Stack, sbrv_fus: bool) {
+    let page = (s.link_address - layout::FLASH_BASE) / layout::PAGE_SIZE;
+    let sbrv = if sbrv_fus {
+        layout::FUS_SBRV
+    } else {
+        layout::sbrv_for(s.link_address)
+    };
+    let want = layout::srrvr(sbrv, s.sram2a_kb.max(4), s.sram2b_kb.max(8));
+    assert_eq!(p.options(), (page, want), "SFR, SRRVR for {:?}", s.version);
+    assert_eq!(
+        flash(p, s.link_address, s.len as usize),
+        s.payload(),
+        "stack in place"
+    );
+}
+
+/// Two FUS_GET_STATE to the running stack: the first is answered "not supported", the
+/// second sends the device back to the FUS.
+fn back_to_fus(p: &mut Probe) {
+    let r = p
+        .command(FUS_GET_STATE, &[], 10 * MS)
+        .expect("stack answers");
+    assert_eq!((r[6], r[7]), (0xFF, 0xFE));
+    assert_eq!(
+        p.command(FUS_GET_STATE, &[], 10 * MS),
+        None,
+        "no answer: reset"
+    );
+    p.wait_reset(500 * MS);
+    assert_eq!(p.restart_cpu2(), Some(0x01), "FUS runs again");
+}
+
+#[test]
+fn install_start_upgrade_with_relocation_and_delete() {
+    let img = WS_1_0_0.image();
+    let (mut p, at) = with_image(&img);
+    assert_eq!(p.get_state(), Some((0, 0)));
+    assert_eq!(upgrade(&mut p), None, "the stack announced itself");
+    assert_eq!(p.readies.last(), Some(&0x00));
+    assert_installed(&p, &WS_1_0_0, false);
+    assert!(erased(&p, at, WS_1_0_0.link_address), "shadow copy erased");
+    // The stack's device information table.
+    assert_eq!(
+        p.m.read_u32(tables::DEVICE_INFO + 0x10),
+        Some(WS_1_0_0.version.0)
+    );
+
+    back_to_fus(&mut p);
+    assert_installed(&p, &WS_1_0_0, true);
+    let raw =
+        p.m.peek(tables::DEVICE_INFO, FusDeviceInfo::ENCODED_LEN)
+            .unwrap();
+    let DeviceInfo::Fus(info) = DeviceInfo::parse(raw).unwrap() else {
+        panic!("FUS layout expected");
+    };
+    assert_eq!(info.ws_version, WS_1_0_0.version);
+    assert_eq!(p.get_state(), Some((0, 0)));
+
+    // FUS_START_WS: the stack runs again.
+    assert_eq!(
+        p.command(FUS_START_WS, &[], 10 * MS).expect("answer")[6],
+        0x00
+    );
+    p.wait_reset(500 * MS);
+    assert_eq!(p.restart_cpu2(), Some(0x00));
+    assert_installed(&p, &WS_1_0_0, false);
+    back_to_fus(&mut p);
+
+    // Upgrade to the larger 1.1.0, downloaded below the installed stack (AN5185 address):
+    // moved up to just below the FUS.
+    let img2 = WS_1_1_0.image();
+    let at2 = download_address(0xF0, img2.len());
+    assert!(p.m.poke(at2, &img2));
+    assert_eq!(upgrade(&mut p), None);
+    assert_installed(&p, &WS_1_1_0, false);
+    assert!(at2 < WS_1_1_0.link_address, "relocated upwards");
+    assert!(erased(&p, at2, WS_1_1_0.link_address), "shadow copy erased");
+    assert_eq!(
+        p.m.read_u32(tables::DEVICE_INFO + 0x10),
+        Some(WS_1_1_0.version.0)
+    );
+
+    // Delete, then delete again.
+    back_to_fus(&mut p);
+    assert_eq!(
+        p.command(FUS_FW_DELETE, &[], 10 * MS).expect("answer")[6],
+        0x00
+    );
+    assert_eq!(p.poll(10_000 * MS), Some((0, 0)));
+    assert_eq!(p.options(), (0xF4, layout::FUS_SRRVR));
+    assert!(
+        erased(&p, WS_1_1_0.link_address, layout::FUS_VECTOR),
+        "stack erased"
+    );
+    assert_eq!(
+        p.command(FUS_FW_DELETE, &[], 10 * MS).expect("answer")[6],
+        0x00
+    );
+    assert_eq!(p.get_state(), Some((0xFF, FusError::ImgNotFound.into())));
+}
+
+#[test]
+fn image_signed_with_another_key_is_not_authentic_and_changes_nothing() {
+    let keys = StKeys {
+        signing: wb_image::keys::signing_key_from_pem(CUSTOMER_SIGNING_PEM, "other").unwrap(),
+        aes: test_st_keys().aes,
+    };
+    let img = WS_1_0_0.image_with(&keys);
+    let (mut p, at) = with_image(&img);
+    let before = flash(&p, 0x0800_0000, 0x10_0000);
+    assert_eq!(
+        upgrade(&mut p),
+        Some((0xFF, FusError::ImgNotAuthentic.into()))
+    );
+    assert_eq!(
+        flash(&p, 0x0800_0000, 0x10_0000)[..(at - 0x0800_0000) as usize + img.len()],
+        before[..(at - 0x0800_0000) as usize + img.len()]
+    );
+    assert_eq!(p.options(), (0xF4, layout::FUS_SRRVR));
+    assert_eq!(p.get_state(), Some((0, 0)));
+}
+
+#[test]
+fn damaged_body_is_corrupted_and_erased() {
+    let mut img = WS_1_0_0.image();
+    img[100] ^= 0x10;
+    let (mut p, at) = with_image(&img);
+    assert_eq!(upgrade(&mut p), Some((0xFF, FusError::ImgCorrupt.into())));
+    assert!(erased(&p, at, at + img.len() as u32), "image erased");
+    assert_eq!(p.options(), (0xF4, layout::FUS_SRRVR));
+}
+
+#[test]
+fn stack_that_does_not_fit_is_refused() {
+    // A type-2 image with an 8-sector NVM section, loaded where only the stack would fit.
+    let opts = BuildOptions {
+        footer_type: FooterType::Type2,
+        nvm_sectors: 8,
+        ..WS_1_0_0.options()
+    };
+    let img = wb_image::build(&WS_1_0_0.payload(), &opts, &test_st_keys()).unwrap();
+    let (mut p, at) = with_image(&img);
+    assert_eq!(
+        upgrade(&mut p),
+        Some((0xFF, FusError::ImgNotEnoughSpace.into()))
+    );
+    assert_eq!(flash(&p, at, img.len()), img, "image left as it was");
+    assert_eq!(p.options(), (0xF4, layout::FUS_SRRVR));
+}
+
+/// Resets at spread-out points of an install (by flash operation count): the FUS resumes and
+/// the install completes, or it ends with a documented error; the FUS always answers.
+#[test]
+fn resets_during_an_install_resume_or_report() {
+    // A reference run gives the number of flash operations of a whole install.
+    let img = WS_1_0_0.image();
+    let (mut p, _) = with_image(&img);
+    assert_eq!(upgrade(&mut p), None);
+    let total = p.m.flash_log().len();
+    assert!(total > 1000, "{total} flash operations");
+    let mut completed = 0;
+    for k in 0..12 {
+        let point = 1 + k * total / 12;
+        let (mut p, _) = with_image(&img);
+        p.command(FUS_FW_UPGRADE, &[], 10 * MS).expect("answer");
+        let mut cause = ResetCause::Pin;
+        while p.m.flash_log().len() < point {
+            if !p.cpu2_started() {
+                p.boot_cpu2();
+            }
+            p.run(MS / 2);
+        }
+        if k % 2 == 1 {
+            cause = ResetCause::Software;
+        }
+        p.m.reset(cause);
+        let mut outcome = p.poll(20_000 * MS);
+        if outcome == Some((0, 0)) {
+            // Reset before the request was recorded: it is lost, and sent again (AN5185
+            // Table 6: "command resending must result in receiving a FUS response").
+            outcome = upgrade(&mut p);
+        }
+        match outcome {
+            None => {
+                assert_installed(&p, &WS_1_0_0, false);
+                completed += 1;
+            }
+            Some((state, error)) => {
+                assert_eq!(state, 0xFF, "reset at op {point}: error state");
+                assert!(
+                    [FusError::ImgCorrupt, FusError::ImgNotFound].contains(&FusError::from(error)),
+                    "reset at op {point}: {error:#x}"
+                );
+                assert_eq!(p.get_state(), Some((0, 0)), "FUS answers afterwards");
+            }
+        }
+    }
+    assert!(completed >= 8, "{completed} of 12 resumed to the end");
+}

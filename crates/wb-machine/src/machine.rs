@@ -382,12 +382,15 @@ impl Machine {
     }
 
     /// A 32-bit read as a debug probe's access port makes it (CPU1's bus, no time passes):
-    /// memories directly, peripheral registers through their models. `None` where nothing
-    /// answers, for the flash controller (its registers need a core's view) and for a register
-    /// the model refuses.
+    /// memories directly, peripheral and flash-controller registers through their models.
+    /// `None` where nothing answers or the model refuses the access.
     pub fn debug_read32(&mut self, addr: u32) -> Option<u32> {
         if let Some(v) = self.mem.read_u32(addr) {
             return Some(v);
+        }
+        let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
+        if let Some(off) = flash_register(addr) {
+            return self.shared.borrow_mut().flash.read(off, access).ok();
         }
         let (target, base) = self.register_window(addr)?;
         let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
@@ -404,6 +407,17 @@ impl Machine {
     pub fn debug_write32(&mut self, addr: u32, value: u32) -> bool {
         if memory::SRAM.contains(addr) {
             return self.poke(addr, &value.to_le_bytes());
+        }
+        if let Some(off) = flash_register(addr) {
+            let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
+            let ok = self
+                .shared
+                .borrow_mut()
+                .flash
+                .write(off, value, access)
+                .is_ok();
+            self.sync();
+            return ok;
         }
         let Some((target, base)) = self.register_window(addr) else {
             return false;
@@ -1165,4 +1179,10 @@ fn core_hz(clocks: Clocks, rcc: Frequencies, core: CoreId) -> u64 {
         (Clocks::Fixed { cpu1_hz, .. }, CoreId::Cpu1) => cpu1_hz,
         (Clocks::Fixed { cpu2_hz, .. }, CoreId::Cpu2) => cpu2_hz,
     }
+}
+
+/// The offset of `addr` in the flash controller's register window.
+fn flash_register(addr: u32) -> Option<u32> {
+    let base = crate::core::FLASH_REGS;
+    (addr >= base && addr - base < 0x400).then(|| addr - base)
 }

@@ -399,12 +399,15 @@ impl Peripheral for Usart {
     }
 
     fn reset(&mut self, _kind: ResetKind) {
-        let (kind, clock_hz, incoming) =
-            (self.kind, self.clock_hz, std::mem::take(&mut self.incoming));
+        let (kind, clock_hz) = (self.kind, self.clock_hz);
+        let incoming = std::mem::take(&mut self.incoming);
+        let sent = std::mem::take(&mut self.sent);
         *self = Usart::new(kind);
         self.clock_hz = clock_hz;
-        // Bytes the host sent stay on the line: the receiver takes them once enabled again.
+        // The line is outside the chip: bytes the host sent stay on it (the receiver takes
+        // them once enabled again), and bytes already sent still reach the host.
         self.incoming = incoming;
+        self.sent = sent;
     }
 
     fn set_clock_hz(&mut self, hz: u64) {

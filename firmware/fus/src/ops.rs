@@ -187,7 +187,8 @@ impl Ctx {
             match (rec.op, rec.phase) {
                 (op::INSTALL, phase::REQUESTED) => self.requested(),
                 (op::INSTALL, phase::DISCARD) => {
-                    let (from, to) = (rec.img_start / PAGE_SIZE, rec.img_end.div_ceil(PAGE_SIZE));
+                    let from = (rec.img_start - FLASH_BASE) / PAGE_SIZE;
+                    let to = (rec.img_end - FLASH_BASE).div_ceil(PAGE_SIZE);
                     match flash::erase_pages(from, to) {
                         Ok(()) => self.fail(FusError::ImgCorrupt),
                         Err(e) => self.flash_failed(e, true),
