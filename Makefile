@@ -1,4 +1,4 @@
-# wbemu: `make run` runs the emulator on the built-in two-core demo; `make test` runs every
+# wbemu: `make run` runs the end-to-end demo (a virgin device's FUS installs the sample wireless stack); `make test` runs every
 # test. Both install what is missing first (system packages need root; rust targets come from
 # rust-toolchain.toml through rustup).
 SHELL := /bin/bash
@@ -9,7 +9,7 @@ APT_PACKAGES := cmake libclang-dev
 .PHONY: run test bench setup
 
 run: setup
-	$(CARGO) run --release -p wb-cli --bin wbemu -- run
+	$(CARGO) run --release -p wb-cli --bin wbemu -- demo
 
 test: setup
 	$(CARGO) test --workspace

@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The end-to-end demo: a virgin device's FUS installs the sample wireless stack.
+    Demo(cmd::demo::Args),
     /// Run images on the emulated device, headless, and report per-core figures.
     Run(cmd::run::Args),
     /// Measure emulation speed against raw unicorn in the same process.
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Device(a) => cmd::device::run(a),

@@ -134,3 +134,24 @@ fn uart_host_ends_open_and_say_where_to_connect() {
     let err = fails(&["run", "--uart1", "stdio", "--lpuart1", "stdio"]);
     assert!(err.contains("only one UART can use stdio"), "{err}");
 }
+
+#[test]
+fn demo_installs_the_sample_stack_on_a_virgin_device() {
+    let out = ok(&["demo"]);
+    for line in [
+        "READY from CPU2: FUS running (version word 0x02000001)",
+        "SFSA 0xf4 -> 0xee",
+        "SFSA 0xee -> 0xf0",
+        "READY from CPU2: wireless stack running (version word 0x01000001)",
+        "the stack echoed 0x5742454d",
+        "stack installed and running",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    let json = ok(&["demo", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["completed"], true);
+    assert_eq!(v["sfr"], "0xf0");
+    assert_eq!(v["system_resets"], 2);
+    assert!(fails(&["demo", "--stack", "9.9.9"]).contains("1.0.0 or 1.1.0"));
+}

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod demo;
 pub mod device;
 pub mod image;
 pub mod keys;
