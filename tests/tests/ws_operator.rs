@@ -10,58 +10,19 @@ use wb_periph::rcc::csr;
 
 const MS: u64 = 1_000_000_000;
 
-/// The parts of `wb_proto::layout` (and of the stack's constants) these tests need; wb-tests
-/// does not depend on wb-proto, so they are repeated here.
+/// `wb_proto::layout` in the shapes these tests use.
 mod layout {
-    pub const FLASH_BASE: u32 = 0x0800_0000;
-    pub const FUS_VECTOR: u32 = 0x080F_4000;
-    pub const FUS_SBRV: u32 = 0x3D000;
-
-    pub const fn sbrv_for(vector: u32) -> u32 {
-        (vector - FLASH_BASE) >> 2
-    }
-
-    pub const fn sfr(sfsa: u32) -> u32 {
-        sfsa & 0xFF
-    }
+    pub use wb_proto::layout::operator::{
+        entry, op, LOG_ADDR, LOG_MAGIC, SCRIPT_ADDR, SCRIPT_MAGIC,
+    };
+    pub use wb_proto::layout::tables::{DEVICE_INFO, SYS_TABLE};
+    pub use wb_proto::layout::{sbrv_for, sfr, FLASH_BASE, FUS_SBRV, FUS_VECTOR};
+    pub const WS_ECHO_OPCODE: u32 = wb_proto::layout::WS_ECHO_OPCODE as u32;
+    pub const FUS_VERSION: u32 = wb_proto::layout::FUS_VERSION.0;
+    pub const FUS_MEMORY_SIZE: u32 = wb_proto::layout::FUS_MEMORY_SIZE.0;
 
     pub const fn srrvr(sbrv: u32, sram2a_kib: u32, sram2b_kib: u32) -> u32 {
-        (1 << 31)
-            | (sbrv & 0x3_FFFF)
-            | ((32 - sram2a_kib) & 0x1F) << 18
-            | ((32 - sram2b_kib) & 0x1F) << 25
-    }
-
-    pub const SCRIPT_ADDR: u32 = 0x0801_0000;
-    pub const SCRIPT_MAGIC: u32 = 0x3153_504F;
-    pub const LOG_ADDR: u32 = 0x2002_F000;
-    pub const LOG_MAGIC: u32 = 0x474C_504F;
-    pub const DEVICE_INFO: u32 = 0x2003_0024;
-    pub const SYS_TABLE: u32 = 0x2003_0060;
-    pub const WS_ECHO_OPCODE: u32 = 0xFFF0;
-    /// FUS 2.0.0 and its memory-size word, as the stack reports them.
-    pub const FUS_VERSION: u32 = 0x0200_0001;
-    pub const FUS_MEMORY_SIZE: u32 = 0x0804_000C;
-
-    pub mod op {
-        pub const GET_STATE: u32 = 1;
-        pub const POLL: u32 = 5;
-        pub const RAW: u32 = 6;
-        pub const ECHO: u32 = 7;
-        pub const DELAY: u32 = 8;
-        pub const WAIT_READY: u32 = 9;
-        pub const RESET: u32 = 10;
-    }
-
-    pub mod entry {
-        pub const BOOT: u32 = 1;
-        pub const READY: u32 = 2;
-        pub const RESPONSE: u32 = 3;
-        pub const STEP_DONE: u32 = 4;
-        pub const TIMEOUT: u32 = 5;
-        pub const END: u32 = 6;
-        pub const ECHO: u32 = 7;
-        pub const BAD_SCRIPT: u32 = 8;
+        wb_proto::layout::srrvr(sbrv, sram2a_kib as u8, sram2b_kib as u8)
     }
 }
 
