@@ -47,10 +47,6 @@ impl Crc {
         }
     }
 
-    pub fn feed_slice(&mut self, bytes: &[u8]) {
-        self.feed(bytes.as_ptr() as u32, bytes.len() as u32);
-    }
-
     pub fn value(self) -> u32 {
         !read32(crc::DR)
     }

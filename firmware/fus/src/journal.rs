@@ -174,14 +174,7 @@ pub fn store(mut record: Record) -> Result<Record, FlashError> {
         }
     };
     let mut w = record.to_words();
-    let crc = {
-        let mut c = crate::crypto::Crc::start();
-        for v in &w[..WORDS - 1] {
-            c.feed_slice(&v.to_le_bytes());
-        }
-        c.value()
-    };
-    w[WORDS - 1] = crc;
+    w[WORDS - 1] = crc32(w.as_ptr() as u32, SIZE - 4);
     for i in (0..WORDS).step_by(2) {
         flash::program(addr + 4 * i as u32, w[i], w[i + 1])?;
     }

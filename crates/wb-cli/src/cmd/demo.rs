@@ -126,12 +126,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .expect("virgin preset")
             .build)(),
     };
-    let (sfr0, _) = device
-        .options()
-        .0
-        .get(reg::SFR)
-        .map(|s| (s, 0))
-        .unwrap_or((0x1FF, 0));
+    let sfr0 = device.options().0.get(reg::SFR).unwrap_or(0x1FF);
     let mut m = Machine::new(Config::default()).context("creating the machine")?;
     m.load_device(&device);
     m.load_elf_bytes("operator", wb_firmware::OPERATOR)?;
