@@ -2,7 +2,7 @@
 //! does it, the clock tree driving the cores' frequencies, reset flags, SRAM across resets,
 //! option bytes loaded by OBL_LAUNCH and the safeboot vector after a complement mismatch.
 
-use wb_machine::{Clocks, Config, CoreId, Device, Exit, PowerCut, ResetCause, RunState};
+use wb_machine::{BootCause, Clocks, Config, CoreId, Device, Exit, PowerCut, ResetCause, RunState};
 use wb_periph::flash::{reg, sr};
 use wb_periph::rcc::csr;
 use wb_tests::Bench;
@@ -85,6 +85,26 @@ fn a_system_reset_keeps_sram_and_holds_cpu2_again_a_power_cut_loses_sram() {
         csr3 & csr::FLAGS,
         csr::BORRSTF | csr::PINRSTF,
         "power-on again"
+    );
+
+    // The boot log tells the story: C2BOOT, software reset, power cut.
+    let story: Vec<(CoreId, BootCause, u32)> =
+        b.m.boots()
+            .iter()
+            .map(|x| (x.core, x.cause, x.vector))
+            .collect();
+    let cpu1 = b.m.config().cpu1_boot;
+    assert_eq!(
+        story[story.len() - 3..],
+        [
+            (
+                Cpu2,
+                BootCause::C2Boot { safeboot: false },
+                wb_tests::CPU2_TESTS_VECTORS
+            ),
+            (Cpu1, BootCause::Reset(ResetCause::Software), cpu1),
+            (Cpu1, BootCause::Reset(ResetCause::PowerOn), cpu1),
+        ]
     );
 }
 
@@ -222,6 +242,11 @@ fn a_corrupted_cpu2_option_byte_sends_cpu2_to_safeboot() {
     assert_eq!(
         b.run_to(Cpu2, "scen_svc", MS),
         Exit::Breakpoint(Cpu2, entry)
+    );
+    let last = b.m.boots().last().copied().unwrap();
+    assert_eq!(
+        (last.core, last.cause, last.vector),
+        (Cpu2, BootCause::C2Boot { safeboot: true }, safeboot)
     );
 }
 

@@ -448,3 +448,63 @@ fn usage_and_io_errors_exit_2() {
     let out = exits(1, &["image", "verify", s(&bin), "--st-pub", &keys]);
     assert!(out.contains("FUS_STATE_IMG_NOT_FOUND"), "{out}");
 }
+
+/// The sample stacks the FUS tests install are what `wbemu image build` makes of their ELFs.
+#[test]
+fn sample_stacks_pack_with_image_build() {
+    use wb_firmware::images::{WS_1_0_0, WS_1_1_0};
+    let keys = fixtures();
+    for (stack, version) in [(WS_1_0_0, "1.0.0.0.1"), (WS_1_1_0, "1.1.0.0.1")] {
+        let elf = scratch(&format!("ws-{version}.elf"));
+        std::fs::write(&elf, stack.elf).unwrap();
+        let img = scratch(&format!("ws-{version}.img"));
+        let (a, b) = (stack.sram2a_kb.to_string(), stack.sram2b_kb.to_string());
+        let pad = format!("{}K", stack.len / 1024);
+        let args = [
+            "image",
+            "build",
+            "--kind",
+            "ws",
+            "--version",
+            version,
+            "--sram2a",
+            &a,
+            "--sram2b",
+            &b,
+            "--pad-to",
+            &pad,
+            "--st-key",
+            &keys,
+            s(&elf),
+            s(&img),
+        ];
+        ok(&args);
+        assert!(
+            std::fs::read(&img).unwrap() == stack.image(),
+            "{version}: CLI image differs from wb_firmware's"
+        );
+    }
+    // A payload larger than --pad-to is refused, naming the file.
+    let img = scratch("too-small.img");
+    let elf = scratch("ws-big.elf");
+    std::fs::write(&elf, WS_1_1_0.elf).unwrap();
+    let out = exits(
+        2,
+        &[
+            "image",
+            "build",
+            "--kind",
+            "ws",
+            "--version",
+            "1.1.0",
+            "--pad-to",
+            "16K",
+            "--st-key",
+            &keys,
+            s(&elf),
+            s(&img),
+        ],
+    );
+    assert!(out.contains("does not fit --pad-to"), "{out}");
+    assert!(!img.exists(), "no image written");
+}

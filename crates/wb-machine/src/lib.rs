@@ -27,7 +27,8 @@ pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
 pub use crate::device::{Device, DeviceError};
 pub use crate::machine::{
-    Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot, DEFAULT_SAFEBOOT_VECTOR,
+    Boot, BootCause, Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot,
+    DEFAULT_SAFEBOOT_VECTOR,
 };
 pub use unicorn_engine::RegisterARM;
 pub use wb_periph::rcc::ResetCause;

@@ -143,6 +143,26 @@ pub struct Machine {
     power_cut: Option<(PowerCut, u64)>,
     /// A power cut armed on a predicate over the flash log, and its seed.
     power_cut_when: Option<(LogPredicate, u64)>,
+    /// Every start of a core from reset, oldest first.
+    boots: Vec<Boot>,
+}
+
+/// A core starting from reset: after a system reset, or CPU2 released by C2BOOT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boot {
+    pub at: Picos,
+    pub core: CoreId,
+    /// The vector table it starts from.
+    pub vector: u32,
+    pub cause: BootCause,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootCause {
+    /// A system reset (both cores).
+    Reset(ResetCause),
+    /// PWR_CR4.C2BOOT released CPU2; `safeboot` when its option bytes failed their check.
+    C2Boot { safeboot: bool },
 }
 
 /// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
@@ -208,6 +228,7 @@ impl Machine {
             flash_key: None,
             power_cut: None,
             power_cut_when: None,
+            boots: Vec::new(),
         };
         for (target, base, size) in SYSTEM_WINDOWS {
             for c in &mut m.cores {
@@ -480,8 +501,12 @@ impl Machine {
         }
         let cpu1_boot = self.config.cpu1_boot;
         self.cores[0].reset(cpu1_boot);
+        self.record_boot(CoreId::Cpu1, cpu1_boot, BootCause::Reset(cause));
         match self.config.cpu2_boot {
-            Some(v) => self.cores[1].reset(v),
+            Some(v) => {
+                self.cores[1].reset(v);
+                self.record_boot(CoreId::Cpu2, v, BootCause::Reset(cause));
+            }
             None => {
                 self.cores[1].reset(0);
                 self.cores[1].state_mut().run = RunState::Held;
@@ -545,7 +570,23 @@ impl Machine {
             };
             debug!(target: "wb::machine", vector = format_args!("{vector:#010x}"), "CPU2 boots");
             self.cores[1].reset(vector);
+            let safeboot = !options_valid;
+            self.record_boot(CoreId::Cpu2, vector, BootCause::C2Boot { safeboot });
         }
+    }
+
+    fn record_boot(&mut self, core: CoreId, vector: u32, cause: BootCause) {
+        self.boots.push(Boot {
+            at: self.now,
+            core,
+            vector,
+            cause,
+        });
+    }
+
+    /// Every start of a core from reset so far, oldest first.
+    pub fn boots(&self) -> &[Boot] {
+        &self.boots
     }
 
     /// Bring the cores up to date with the flash controller: code that changed is
@@ -1001,6 +1042,7 @@ impl Machine {
             ],
             cpu1_boot: self.config.cpu1_boot,
             cpu2_boot: self.config.cpu2_boot,
+            boots: self.boots.clone(),
         }
     }
 
@@ -1012,6 +1054,7 @@ impl Machine {
         *self.shared.borrow_mut() = snap.shared.clone();
         self.config.cpu1_boot = snap.cpu1_boot;
         self.config.cpu2_boot = snap.cpu2_boot;
+        self.boots.clone_from(&snap.boots);
         for (c, s) in self.cores.iter_mut().zip(&snap.cores) {
             s.apply(c, &mut self.mem);
         }
@@ -1170,6 +1213,7 @@ pub struct Snapshot {
     cores: [CoreSnapshot; 2],
     cpu1_boot: u32,
     cpu2_boot: Option<u32>,
+    boots: Vec<Boot>,
 }
 
 /// A core's frequency: the RCC's HCLK1 / HCLK2, or the pinned value.

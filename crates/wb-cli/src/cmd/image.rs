@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use wb_image::keys::{
     find_key_file, load_signing_key, load_verifying_key, CUSTOMER_PUBLIC_KEY, CUSTOMER_SIGNING_KEY,
@@ -53,6 +53,11 @@ enum Command {
         /// NVM section size, 4-KiB sectors (footer type 2 only).
         #[arg(long, default_value_t = 0)]
         nvm_size: u8,
+        /// Pad the payload with 0xFF to this many bytes (e.g. 16K). The FUS installs a stack
+        /// as high as its size allows, so a stack linked at a fixed address is padded to
+        /// end right below the FUS.
+        #[arg(long, value_parser = parse_size)]
+        pad_to: Option<usize>,
         /// Directory holding *st-signing-key.pem and *st-aes-key.hex.
         #[arg(long)]
         st_key: PathBuf,
@@ -116,6 +121,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             sram2b,
             footer_type,
             nvm_size,
+            pad_to,
             st_key,
             input,
             output,
@@ -129,6 +135,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     .with_context(|| format!("{}: ELF", input.display()))?
             } else {
                 raw
+            };
+            let payload = match pad_to {
+                Some(n) if payload.len() > n => bail!(
+                    "{}: payload of {} bytes does not fit --pad-to {n}",
+                    input.display(),
+                    payload.len()
+                ),
+                Some(n) => {
+                    let mut p = payload;
+                    p.resize(n, 0xFF);
+                    p
+                }
+                None => payload,
             };
             let opts = BuildOptions {
                 kind: match kind {
@@ -342,6 +361,25 @@ fn parse_version(s: &str) -> std::result::Result<Version, String> {
         _ => return Err(format!("{s}: expected MAJOR.MINOR.SUB[.BRANCH.BUILD]")),
     };
     v.map_err(|e| format!("{s}: {e}"))
+}
+
+/// A byte count: decimal, 0x hex, or with a K (KiB) suffix.
+fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let (digits, unit) = match s.strip_suffix(['K', 'k']) {
+        Some(d) => (d, 1024),
+        None => (s, 1),
+    };
+    let n = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(h) => usize::from_str_radix(h, 16),
+        None => digits.parse(),
+    }
+    .map_err(|e| format!("{s}: not a size in bytes, 0x hex or KiB like 16K ({e})"))?;
+    n.checked_mul(unit)
+        .filter(|&n| n > 0 && n <= 1 << 20)
+        .ok_or_else(|| format!("{s}: sizes go from 1 byte to 1 MiB (the flash)"))
 }
 
 fn image_json(i: &FoundImage, body_crc_ok: Option<bool>) -> Value {
