@@ -37,6 +37,7 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("WBEMU_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    quiet_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
@@ -53,4 +54,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// A reader that went away (`wbemu ... | head`) ends the command quietly with the status a
+/// SIGPIPE gives: Rust ignores SIGPIPE, so `println!` would panic instead.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>();
+        if message.is_some_and(|m| {
+            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
+        }) {
+            std::process::exit(128 + 13);
+        }
+        default(info);
+    }));
 }

@@ -138,20 +138,52 @@ fn uart_host_ends_open_and_say_where_to_connect() {
 #[test]
 fn demo_installs_the_sample_stack_on_a_virgin_device() {
     let out = ok(&["demo"]);
+    let mut at = 0;
+    // The story, in this order.
     for line in [
-        "READY from CPU2: FUS running (version word 0x02000001)",
-        "SFSA 0xf4 -> 0xee",
-        "SFSA 0xee -> 0xf0",
-        "READY from CPU2: wireless stack running (version word 0x01000001)",
-        "the stack echoed 0x5742454d",
+        "CPU1 boots the operator at 0x08000000 (power-on reset)",
+        "CPU2 boots the FUS at 0x080f4000 (released by PWR_CR4.C2BOOT)",
+        "cpu1 | ready fus (fus table) 2.0.0",
+        "fus | phase 1: checking the image",
+        "fus | phase 3: protecting the image (SFSA down)",
+        "(system reset by OBL_LAUNCH)",
+        "option bytes loaded: SFSA 0xf4 -> 0xee",
+        "fus | phase 5: decrypting into place",
+        "fus | phase 7: erasing the shadow copy",
+        "fus | phase 8: committing option bytes",
+        "option bytes loaded: SFSA 0xee -> 0xf0",
+        "CPU2 boots the wireless stack at 0x080f0000",
+        "cpu1 | ready ws (ws table) 1.0.0",
+        "echo 0x5742454d -> status 0x00 echo 0x5742454d",
         "stack installed and running",
     ] {
-        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+        match out[at..].find(line) {
+            Some(i) => at += i + line.len(),
+            None => panic!("{line:?} missing after byte {at} of:\n{out}"),
+        }
     }
     let json = ok(&["demo", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["completed"], true);
     assert_eq!(v["sfr"], "0xf0");
     assert_eq!(v["system_resets"], 2);
+    assert_eq!(v["cpu2_boots"], 3);
+    let events = v["events"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["source"] == "fus" && e["text"] == "phase 6: checking the plaintext CRC"));
+    // The temp-dir device is gone unless --keep.
+    let device = std::path::PathBuf::from(v["device"].as_str().unwrap());
+    assert!(!device.exists(), "{} left behind", device.display());
+
+    // --device FILE --save: the installed stack is in the file afterwards.
+    let dev = scratch("demo.wbdev");
+    ok(&["device", "new", dev.to_str().unwrap(), "--preset", "virgin"]);
+    ok(&["demo", "--device", dev.to_str().unwrap(), "--save"]);
+    let info = ok(&["device", "info", dev.to_str().unwrap(), "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["cpu2_boot_vector"], "0x080f0000", "{info}");
+
     assert!(fails(&["demo", "--stack", "9.9.9"]).contains("1.0.0 or 1.1.0"));
+    assert!(fails(&["demo", "--keep", "--device", "x"]).contains("--keep"));
 }

@@ -82,6 +82,88 @@ pub const fn srrvr(sbrv: u32, sram2a_kib: u8, sram2b_kib: u8) -> u32 {
 /// SRRVR of a device running the FUS with no wireless stack ("virgin", as shipped).
 pub const FUS_SRRVR: u32 = srrvr(FUS_SBRV, FUS_SRAM2A_KIB, FUS_SRAM2B_KIB);
 
+/// The FUS state record (docs/fus-layout.md §2): 32 words appended to the journal pages; the
+/// valid one (magic and CRC-32 of the first 31 words match) with the highest sequence wins.
+pub mod record {
+    /// "WBFR".
+    pub const MAGIC: u32 = 0x5246_4257;
+    /// Words per record, the CRC last.
+    pub const WORDS: usize = 32;
+    /// Bytes per record.
+    pub const SIZE: u32 = (WORDS * 4) as u32;
+    /// Word index of the sequence number (the FUS's `Record` has every field; these are
+    /// the ones a host reads).
+    pub const SEQ: usize = 1;
+    /// Word index of the operation in progress ([`op`]).
+    pub const OP: usize = 2;
+    /// Word index of its [`phase`].
+    pub const PHASE: usize = 3;
+    /// Word index of the progress inside the phase (pages done).
+    pub const PROGRESS: usize = 4;
+    /// Word index of the error the next FUS_GET_STATE reports (0: none).
+    pub const ERROR: usize = 5;
+    /// Word index of the installed stack's first page (0: none).
+    pub const WS_PAGE: usize = 6;
+    /// Word index of the payload length of the image being installed.
+    pub const LEN: usize = 11;
+
+    /// Operation in progress.
+    pub mod op {
+        /// Nothing in progress.
+        pub const NONE: u32 = 0;
+        /// FUS_FW_UPGRADE.
+        pub const INSTALL: u32 = 1;
+        /// FUS_FW_DELETE.
+        pub const DELETE: u32 = 2;
+    }
+
+    /// Phases of an install (1..=9) and of a delete (1..=2); the FUS state byte is 0x10 +
+    /// install phase, 0x19 + delete phase (AN5185 Table 13: 0x10-0x1F).
+    pub mod phase {
+        /// Accepted: scan and check the image.
+        pub const REQUESTED: u32 = 1;
+        /// The body is damaged: erase the image, then report IMG_CORRUPTED.
+        pub const DISCARD: u32 = 2;
+        /// Make everything from the image up secure (SFSA) and the FUS the boot target.
+        pub const PROTECT: u32 = 3;
+        /// Erase the installed stack.
+        pub const ERASE_OLD: u32 = 4;
+        /// Decrypt the body into its final place, top page first.
+        pub const DECRYPT: u32 = 5;
+        /// Check the decrypted payload against the plaintext CRC.
+        pub const CHECK: u32 = 6;
+        /// Erase what is left of the image below the stack (the shadow copy).
+        pub const CLEAN: u32 = 7;
+        /// SFSA, SBRV and the secure SRAM for the new stack; then it runs.
+        pub const COMMIT: u32 = 8;
+        /// The install failed after protection: erase it all and give the flash back.
+        pub const FAIL: u32 = 9;
+        /// Delete: erase the stack.
+        pub const DEL_ERASE: u32 = 1;
+        /// Delete: SFSA and SBRV back to the FUS.
+        pub const DEL_COMMIT: u32 = 2;
+    }
+
+    /// A short name for an operation's phase.
+    pub fn phase_name(operation: u32, p: u32) -> &'static str {
+        match (operation, p) {
+            (op::NONE, _) => "idle",
+            (op::INSTALL, phase::REQUESTED) => "checking the image",
+            (op::INSTALL, phase::DISCARD) => "erasing a corrupted image",
+            (op::INSTALL, phase::PROTECT) => "protecting the image (SFSA down)",
+            (op::INSTALL, phase::ERASE_OLD) => "erasing the old stack",
+            (op::INSTALL, phase::DECRYPT) => "decrypting into place",
+            (op::INSTALL, phase::CHECK) => "checking the plaintext CRC",
+            (op::INSTALL, phase::CLEAN) => "erasing the shadow copy",
+            (op::INSTALL, phase::COMMIT) => "committing option bytes",
+            (op::INSTALL, phase::FAIL) => "undoing a failed install",
+            (op::DELETE, phase::DEL_ERASE) => "erasing the stack",
+            (op::DELETE, phase::DEL_COMMIT) => "giving the flash back (SFSA up)",
+            _ => "unknown phase",
+        }
+    }
+}
+
 /// The key page (docs/fus-layout.md §3): the device-resident ST keys.
 pub mod keys {
     /// Word 0: "WBK1".

@@ -13,17 +13,10 @@ use crate::flash::{self, page_addr, FlashError};
 use crate::hw::read32;
 use wb_proto::layout::{FUS_RECORD_PAGES, PAGE_SIZE};
 
-const MAGIC: u32 = 0x5246_4257; // "WBFR"
-const WORDS: usize = 32;
-const SIZE: u32 = (WORDS * 4) as u32;
-const SLOTS: u32 = PAGE_SIZE / SIZE;
+pub use wb_proto::layout::record::op;
+use wb_proto::layout::record::{self as rec, MAGIC, SIZE, WORDS};
 
-/// Operation in progress.
-pub mod op {
-    pub const NONE: u32 = 0;
-    pub const INSTALL: u32 = 1;
-    pub const DELETE: u32 = 2;
-}
+const SLOTS: u32 = PAGE_SIZE / SIZE;
 
 /// The record, word by word (all u32 so that it is its own flash image).
 #[derive(Clone, Copy, Default)]
@@ -87,17 +80,17 @@ impl Record {
 
     fn from_words(w: &[u32; WORDS]) -> Record {
         Record {
-            seq: w[1],
-            op: w[2],
-            phase: w[3],
-            progress: w[4],
-            error: w[5],
-            ws_page: w[6],
+            seq: w[rec::SEQ],
+            op: w[rec::OP],
+            phase: w[rec::PHASE],
+            progress: w[rec::PROGRESS],
+            error: w[rec::ERROR],
+            ws_page: w[rec::WS_PAGE],
             ws_version: w[7],
             ws_memory: w[8],
             img_start: w[9],
             img_end: w[10],
-            len: w[11],
+            len: w[rec::LEN],
             cipher: w[12],
             nonce: [w[13], w[14], w[15]],
             plain_crc: w[16],

@@ -17,31 +17,7 @@ use wb_proto::layout::{
     FUS_SRAM2B_KIB, FUS_SRRVR, PAGE_SIZE,
 };
 
-/// Install phases; the FUS state byte is 0x10 + phase (AN5185 Table 13: 0x10-0x1F).
-pub mod phase {
-    /// Accepted: scan and check the image.
-    pub const REQUESTED: u32 = 1;
-    /// The body is damaged: erase the image, then report IMG_CORRUPTED.
-    pub const DISCARD: u32 = 2;
-    /// Make everything from the image up secure (SFSA) and the FUS the boot target.
-    pub const PROTECT: u32 = 3;
-    /// Erase the installed stack.
-    pub const ERASE_OLD: u32 = 4;
-    /// Decrypt the body into its final place, top page first.
-    pub const DECRYPT: u32 = 5;
-    /// Check the decrypted payload against the plaintext CRC.
-    pub const CHECK: u32 = 6;
-    /// Erase what is left of the image below the stack (the shadow copy).
-    pub const CLEAN: u32 = 7;
-    /// SFSA, SBRV and the secure SRAM for the new stack; then it runs.
-    pub const COMMIT: u32 = 8;
-    /// The install failed after protection: erase it all and give the flash back.
-    pub const FAIL: u32 = 9;
-    /// Delete: erase the stack.
-    pub const DEL_ERASE: u32 = 1;
-    /// Delete: SFSA and SBRV back to the FUS.
-    pub const DEL_COMMIT: u32 = 2;
-}
+pub use wb_proto::layout::record::phase;
 
 /// FUS state byte during a delete.
 pub const DELETE_STATE: u8 = 0x1A;
