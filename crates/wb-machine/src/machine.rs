@@ -148,7 +148,9 @@ pub struct Machine {
 /// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
 pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool>;
 
-type FlashKey = (bool, OptionBytes, [u32; 2], usize);
+/// What the cores' views were computed from: flash busy, live option bytes, ACR/C2ACR, the
+/// double-words (indices) with ECC errors.
+type FlashKey = (bool, OptionBytes, [u32; 2], Vec<u32>);
 
 impl std::fmt::Debug for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -558,16 +560,18 @@ impl Machine {
         let busy = sh.flash.busy_until().is_some();
         let options = *sh.flash.options();
         let acr = CoreId::ALL.map(|c| sh.flash.acr(c));
-        let key = (busy, options, acr, sh.flash.ecc_errors().len());
-        let views = (self.flash_key != Some(key)).then(|| {
-            let mut ecc_pages: Vec<u32> = sh
-                .flash
-                .ecc_errors()
-                .keys()
-                .map(|dw| (dw * 8) >> 10)
-                .collect();
+        let ecc = sh.flash.ecc_errors();
+        // The broken double-words themselves, not just their count: an erase may clear one
+        // while a torn operation leaves another between two looks.
+        let fresh = self.flash_key.as_ref().is_none_or(|(b, o, a, e)| {
+            (*b, *o, *a) != (busy, options, acr) || !e.iter().eq(ecc.keys())
+        });
+        let views = fresh.then(|| {
+            let dws: Vec<u32> = ecc.keys().copied().collect();
+            let mut ecc_pages: Vec<u32> = dws.iter().map(|dw| (dw * 8) >> 10).collect();
             ecc_pages.dedup();
-            CoreId::ALL.map(|c| View::new(c, &options, busy, ecc_pages.clone()))
+            let views = CoreId::ALL.map(|c| View::new(c, &options, busy, ecc_pages.clone()));
+            (views, dws)
         });
         drop(sh);
         for (start, end) in changed {
@@ -575,13 +579,16 @@ impl Machine {
                 c.invalidate_code(memory::FLASH.base + start, memory::FLASH.base + end);
             }
         }
-        if let Some(views) = views {
-            self.flash_key = Some(key);
+        if let Some((views, dws)) = views {
+            let fetch: Vec<u32> = dws.iter().map(|dw| memory::FLASH.base + dw * 8).collect();
             for ((c, view), acr) in self.cores.iter_mut().zip(views).zip(acr) {
                 c.set_view(view);
                 let id = c.id;
-                c.state_mut().set_flash_waits(FlashWaits::from_acr(acr, id));
+                let st = c.state_mut();
+                st.set_flash_waits(FlashWaits::from_acr(acr, id));
+                st.set_ecc_dws(fetch.clone());
             }
+            self.flash_key = Some((busy, options, acr, dws));
         }
         if obl_launch {
             self.reset(ResetCause::OptionLoad);
@@ -594,7 +601,7 @@ impl Machine {
     }
 
     /// Give the double-word at flash address `addr` an ECC error (as a worn or disturbed cell
-    /// would); reads of it then raise ECCC or ECCD.
+    /// would); data reads and instruction fetches of it then raise ECCC or ECCD.
     pub fn inject_ecc(&mut self, addr: u32, ecc: Ecc) {
         self.shared
             .borrow_mut()
