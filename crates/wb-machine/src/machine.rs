@@ -143,7 +143,12 @@ pub struct Machine {
     power_cut: Option<(PowerCut, u64)>,
     /// A power cut armed on a predicate over the flash log, and its seed.
     power_cut_when: Option<(LogPredicate, u64)>,
+    /// Who is told of each flash operation as it ends, and how many log entries it was given.
+    flash_watch: Option<(FlashWatcher, usize)>,
 }
+
+/// Told of each flash operation once it has ended (see [`Machine::watch_flash`]).
+pub type FlashWatcher = Box<dyn FnMut(&OpRecord)>;
 
 /// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
 pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool>;
@@ -210,6 +215,7 @@ impl Machine {
             flash_key: None,
             power_cut: None,
             power_cut_when: None,
+            flash_watch: None,
         };
         for (target, base, size) in SYSTEM_WINDOWS {
             for c in &mut m.cores {
@@ -500,6 +506,33 @@ impl Machine {
     fn sync(&mut self) {
         self.sync_flash();
         self.sync_system();
+        self.tell_flash_watcher();
+    }
+
+    /// Call `f` with every flash operation of the log, in order, as soon as each has ended
+    /// (done, refused, torn or dropped by a power cut): at the machine's next look, so within
+    /// a quantum of simulated time. It only watches: the run is the same with or without it.
+    /// An operation still running when a run stops is given once it ends. Not part of
+    /// snapshots.
+    pub fn watch_flash(&mut self, f: impl FnMut(&OpRecord) + 'static) {
+        self.flash_watch = Some((Box::new(f), 0));
+        self.tell_flash_watcher();
+    }
+
+    fn tell_flash_watcher(&mut self) {
+        let Some((f, told)) = &mut self.flash_watch else {
+            return;
+        };
+        let sh = self.shared.borrow();
+        let log = sh.flash.log();
+        // In log order: one operation runs at a time, so the ones after a pending one wait.
+        for r in log.get(*told..).unwrap_or_default() {
+            if r.outcome == Outcome::Pending {
+                break;
+            }
+            f(r);
+            *told += 1;
+        }
     }
 
     /// Core frequencies follow the RCC; C2BOOT releases CPU2 (at safeboot when its option
@@ -1023,6 +1056,12 @@ impl Machine {
             s.apply(c, &mut self.mem);
         }
         self.flash_key = None;
+        if let Some((_, told)) = &mut self.flash_watch {
+            // Operations after the snapshot (or still running in it) will end anew.
+            let log = snap.shared.flash.log();
+            let ended = log.iter().position(|r| r.outcome == Outcome::Pending);
+            *told = (*told).min(ended.unwrap_or(log.len()));
+        }
         self.sync_flash();
     }
 }
