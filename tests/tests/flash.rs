@@ -313,3 +313,191 @@ fn a_correctable_ecc_error_sets_eccc_and_interrupts_when_enabled() {
         "{exit:?}"
     );
 }
+
+/// Thumb code the fetch tests run: r0 = 0x55, nops, r0 += 1, return. 20 bytes from a
+/// double-word boundary: one straight-line block over three double-words (the second at +8).
+const FETCHED: [u16; 10] = [
+    0x2055, // movs r0, #0x55
+    0xBF00, 0xBF00, 0xBF00, 0xBF00, 0xBF00, 0xBF00, 0xBF00, // nop x7
+    0x3001, // adds r0, #1
+    0x4770, // bx lr
+];
+
+/// Place `FETCHED` at `code`, call it on core `id` with r0 = 0x1234 and run until it
+/// returns or the core stops elsewhere.
+fn call_fetched(b: &mut Bench, id: CoreId, code: u32) -> Exit {
+    use wb_machine::RegisterARM::{LR, PC, R0};
+    let bytes: Vec<u8> = FETCHED.iter().flat_map(|h| h.to_le_bytes()).collect();
+    assert!(b.m.poke(code, &bytes));
+    let done = b.sym(id, "call_done");
+    let c = b.m.core_mut(id);
+    c.set_reg(R0, 0x1234);
+    c.set_reg(LR, done | 1);
+    c.set_reg(PC, code);
+    b.m.set_breakpoints(id, &[done]);
+    let exit = b.m.run_until(b.time(id) + 1_000_000_000);
+    b.m.set_breakpoints(id, &[]);
+    exit
+}
+
+/// FLASH_ECCR: (ECCD, ECCC, CPU_ID, ADDR_ECC).
+fn eccr(b: &Bench) -> (u32, u32, u32, u32) {
+    let e = b.m.with_flash(|f| f.eccr());
+    (e >> 31, (e >> 30) & 1, (e >> 26) & 7, e & 0x1_FFFF)
+}
+
+#[test]
+fn fetching_an_uncorrectable_double_word_raises_nmi_before_the_block_runs() {
+    for id in CoreId::ALL {
+        let mut hashes = Vec::new();
+        for _ in 0..2 {
+            let mut b = Bench::new(config(OptionBytes::default()), &[id]);
+            b.m.inject_ecc(ADDR + 8, Ecc::Uncorrectable);
+            let exit = call_fetched(&mut b, id, ADDR);
+            // NMI's vector is the default handler, which stops on BKPT 0xEE.
+            let handler = b.sym(id, "DefaultHandler");
+            assert!(
+                matches!(exit, Exit::Bkpt(c, pc) if c == id && pc & !1 >= handler && pc < handler + 16),
+                "{id}: {exit:?}"
+            );
+            let core = b.m.core(id);
+            assert_eq!(
+                core.reg(wb_machine::RegisterARM::XPSR) & 0x1FF,
+                2,
+                "{id}: in NMI"
+            );
+            // Taken before the block: the frame returns to its first instruction, r0 untouched.
+            // The handler pushed r7 and lr on top of the exception frame.
+            let frame = core.reg(wb_machine::RegisterARM::SP) + 8;
+            assert_eq!(b.m.read_u32(frame + 24), Some(ADDR), "{id}: stacked PC");
+            assert_eq!(b.m.read_u32(frame), Some(0x1234), "{id}: stacked r0");
+            assert_eq!(
+                eccr(&b),
+                (1, 0, c2(id), (ADDR + 8 - 0x0800_0000) / 8),
+                "{id}: ECCD, the fetching CPU, the double-word"
+            );
+            hashes.push((b.m.trace_hash(), b.m.stats(id).cycles));
+        }
+        assert_eq!(hashes[0], hashes[1], "{id}: the same run twice");
+    }
+}
+
+#[test]
+fn fetching_a_correctable_double_word_sets_eccc_and_runs_on() {
+    const ECCR: u32 = 0x5800_4018;
+    for id in CoreId::ALL {
+        let mut b = Bench::new(config(OptionBytes::default()), &[id]);
+        b.m.inject_ecc(ADDR + 8, Ecc::Correctable);
+        let done = b.sym(id, "call_done");
+        assert_eq!(
+            call_fetched(&mut b, id, ADDR),
+            Exit::Breakpoint(id, done),
+            "{id}"
+        );
+        assert_eq!(
+            b.m.core(id).reg(wb_machine::RegisterARM::R0),
+            0x56,
+            "{id}: ran"
+        );
+        assert_eq!(
+            eccr(&b),
+            (0, 1, c2(id), (ADDR + 8 - 0x0800_0000) / 8),
+            "{id}: ECCC, the fetching CPU, the double-word"
+        );
+        // Clear ECCC, enable ECCCIE and the flash IRQ (4): the next fetch interrupts (the
+        // test program's default handler stops on BKPT).
+        b.call(id, "sys_write32", &[ECCR, (1 << 30) | (1 << 24)]);
+        b.call(id, "sys_write32", &[0xE000_E100, 1 << 4]);
+        let exit = call_fetched(&mut b, id, ADDR);
+        let handler = b.sym(id, "DefaultHandler");
+        assert!(
+            matches!(exit, Exit::Bkpt(c, pc) if c == id && pc & !1 >= handler && pc < handler + 16),
+            "{id}: {exit:?}"
+        );
+        assert_eq!(
+            b.m.core(id).reg(wb_machine::RegisterARM::XPSR) & 0x1FF,
+            16 + 4,
+            "{id}: in the flash interrupt, not NMI"
+        );
+    }
+}
+
+#[test]
+fn code_beside_a_broken_double_word_runs_without_a_flag() {
+    for id in CoreId::ALL {
+        let mut b = Bench::new(config(OptionBytes::default()), &[id]);
+        // Same page (so data reads of it go through the checking port), not fetched.
+        b.m.inject_ecc(ADDR + 0x100, Ecc::Uncorrectable);
+        let done = b.sym(id, "call_done");
+        assert_eq!(
+            call_fetched(&mut b, id, ADDR),
+            Exit::Breakpoint(id, done),
+            "{id}"
+        );
+        assert_eq!(b.m.core(id).reg(wb_machine::RegisterARM::R0), 0x56, "{id}");
+        assert_eq!(b.m.with_flash(|f| f.eccr()), 0, "{id}: no flag");
+        // The double-word right after the code is not fetched either.
+        b.m.inject_ecc(ADDR + 0x18, Ecc::Uncorrectable);
+        assert_eq!(
+            call_fetched(&mut b, id, ADDR),
+            Exit::Breakpoint(id, done),
+            "{id}"
+        );
+        assert_eq!(b.m.with_flash(|f| f.eccr()), 0, "{id}: no flag");
+    }
+}
+
+#[test]
+fn a_watcher_is_told_of_each_flash_operation_as_it_ends_and_changes_nothing() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let run = |watch: bool| {
+        let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+        let told = Rc::new(RefCell::new(Vec::new()));
+        if watch {
+            let t = told.clone();
+            b.m.watch_flash(move |r| t.borrow_mut().push(r.clone()));
+        }
+        b.m.arm_power_cut(wb_machine::PowerCut::DuringOp(4), 11);
+        b.call(Cpu1, "flash_unlock", &[]);
+        b.call(Cpu1, "flash_program", &[ADDR, 1, 2, 0]);
+        // Told by the time the run that completed it returns.
+        assert_eq!(told.borrow().len(), watch as usize);
+        let exit = three_operations(&mut b);
+        (exit, b.m.trace_hash(), b.m.flash_log(), told.take())
+    };
+    let (exit, hash, log, told) = run(true);
+    // The program above, then the same address again, the next double-word, the erase cut.
+    assert_eq!(exit, Exit::PowerCut(Some(4)));
+    let outcomes: Vec<_> = told.iter().map(|r| (r.seq, r.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (1, Outcome::Done),
+            (2, Outcome::Refused(sr::PROGERR)),
+            (3, Outcome::Done),
+            (4, Outcome::Torn)
+        ]
+    );
+    assert_eq!(told, log, "each operation once, as the log has it");
+    let (exit2, hash2, log2, told2) = run(false);
+    assert!(told2.is_empty());
+    assert_eq!((exit, hash, log), (exit2, hash2, log2), "the same run");
+}
+
+#[test]
+fn after_a_restore_the_watcher_is_told_of_the_operations_that_end_anew() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
+    let told = Rc::new(RefCell::new(Vec::new()));
+    let t = told.clone();
+    b.m.watch_flash(move |r| t.borrow_mut().push(r.seq));
+    b.call(Cpu1, "flash_unlock", &[]);
+    b.call(Cpu1, "flash_program", &[ADDR, 1, 2, 0]);
+    let snap = b.m.snapshot();
+    b.call(Cpu1, "flash_program", &[ADDR + 8, 3, 4, 0]);
+    b.m.restore(&snap);
+    b.call(Cpu1, "flash_program", &[ADDR + 16, 5, 6, 0]);
+    assert_eq!(*told.borrow(), vec![1, 2, 2]);
+}

@@ -108,6 +108,92 @@ fn runs_persist_to_the_device_and_power_cuts_tear_operations() {
 }
 
 #[test]
+fn flash_operations_stream_as_they_end_and_match_the_report() {
+    let (dev, elf, jsonl) = (
+        scratch("stream.wbdev"),
+        scratch("stream-counter.elf"),
+        scratch("stream.jsonl"),
+    );
+    std::fs::write(&elf, wb_firmware::BOOT_COUNTER).unwrap();
+    let (d, e, j) = (
+        dev.to_str().unwrap(),
+        elf.to_str().unwrap(),
+        jsonl.to_str().unwrap(),
+    );
+    ok(&["device", "new", d]);
+    // The counter programs a record, the power is cut after it, the chip boots again and
+    // programs the next one, which is still running when the run ends (175 us at 4 MHz).
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--device",
+            d,
+            "--cpu1",
+            e,
+            "--cut-power",
+            "after:1",
+            "--max-cycles",
+            "700",
+            "--trace-flash",
+            "--trace-flash-jsonl",
+            j,
+        ];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    let read_jsonl = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let report: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    let ops = report["flash_ops"].as_array().unwrap();
+    let outcomes: Vec<_> = ops.iter().map(|o| (&o["seq"], &o["outcome"])).collect();
+    assert_eq!(
+        outcomes,
+        [(&1.into(), &"Done".into()), (&2.into(), &"Pending".into())]
+    );
+    assert_eq!(
+        &read_jsonl(),
+        ops,
+        "the JSON lines are the report's entries"
+    );
+
+    // Text: the ended operation is printed during the run, before the summary; the one still
+    // running after it.
+    let text = run(&[]);
+    let at = |s: &str| {
+        text.find(s)
+            .unwrap_or_else(|| panic!("{s:?} missing from:\n{text}"))
+    };
+    assert!(at("flash #1 ") < at("exit: "), "{text}");
+    assert!(at("flash operations: 2") < at("flash #2 "), "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("flash #")).collect();
+    assert_eq!(lines.len(), ops.len(), "{text}");
+    for (line, op) in lines.iter().zip(ops) {
+        let start_ms = op["start_us"].as_f64().unwrap() / 1000.0;
+        let head = format!(
+            "flash #{} t={start_ms:.6} ms {} {} {}",
+            op["seq"],
+            op["core"].as_str().unwrap(),
+            op["kind"].as_str().unwrap(),
+            op["address"].as_str().unwrap()
+        );
+        assert!(line.starts_with(&head), "{line:?} vs {head:?}");
+    }
+    let took = ops[0]["end_us"].as_f64().unwrap() - ops[0]["start_us"].as_f64().unwrap();
+    assert!(
+        lines[0].ends_with(&format!(" ok ({took:.3} us)")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].ends_with(" running"), "{}", lines[1]);
+    assert_eq!(&read_jsonl(), ops, "the same run again");
+}
+
+#[test]
 fn uart_host_ends_open_and_say_where_to_connect() {
     for (arg, shown) in [
         ("tcp:127.0.0.1:0", "usart1 on tcp:127.0.0.1:"),

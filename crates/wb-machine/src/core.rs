@@ -283,6 +283,9 @@ pub struct CoreState {
     alias: Region,
     /// What the TLB fill hook lets this core reach (secure areas, flash busy, ECC pages).
     pub(crate) view: View,
+    /// Physical addresses of the flash double-words with ECC errors, sorted: blocks fetched
+    /// over them are checked. Empty in the normal case, where the block hook pays one compare.
+    ecc_dws: Vec<u32>,
     /// Translated-block count (for statistics).
     pub blocks: u64,
     /// End of the current slice, in core cycles.
@@ -435,6 +438,61 @@ impl CoreState {
         stop.is_some()
     }
 
+    /// The flash double-words with ECC errors, as physical addresses (set by the machine).
+    pub(crate) fn set_ecc_dws(&mut self, dws: Vec<u32>) {
+        self.ecc_dws = dws;
+    }
+
+    /// The block at `addr` is about to be fetched: the flash interface reads whole
+    /// double-words and checks their ECC as for a data read (ECCR latches the first error,
+    /// with its address and the fetching CPU). A correctable error only sets ECCC (and may
+    /// interrupt, ECCCIE); an uncorrectable one raises NMI on this core. Returns whether the
+    /// engine must stop before the block so the NMI is taken first.
+    ///
+    /// Precision: the whole block is checked before it runs, so the NMI's return address is
+    /// the first instruction of the block that fetches the broken double-word. That may be a
+    /// few instructions earlier than on the chip (whose prefetch reads ahead of execution
+    /// anyway), never later: no instruction made of the corrupted bytes retires. Every run of
+    /// the block is a fetch (the I-cache is not modelled here), as every load is a data read.
+    #[cold]
+    #[inline(never)]
+    fn fetch_meets_ecc(&mut self, addr: u32, size: u32) -> bool {
+        let start = self.physical(addr);
+        let end = start.saturating_add(size);
+        let first = self.ecc_dws.partition_point(|&dw| dw + 8 <= start);
+        let hit = self.ecc_dws[first..]
+            .iter()
+            .take_while(|&&dw| dw < end)
+            .count();
+        if hit == 0 {
+            return false;
+        }
+        let mut uncorrectable = false;
+        let shared = self.shared.clone();
+        let mut sh = shared.borrow_mut();
+        let before = sh.flash.eccr();
+        for &dw in &self.ecc_dws[first..first + hit] {
+            uncorrectable |=
+                sh.flash.ecc_read(dw - memory::FLASH.base, self.id) == Some(Ecc::Uncorrectable);
+        }
+        let eccr_changed = sh.flash.eccr() != before;
+        drop(sh);
+        if uncorrectable {
+            self.scs.set_pending(crate::scs::exc::NMI, true);
+            // Inside the NMI handler the new NMI waits for its return: the block runs.
+            if !self.scs.is_active(crate::scs::exc::NMI) {
+                self.request_attention();
+                self.stop = Some(Stop::Attention);
+                return true;
+            }
+        }
+        if eccr_changed {
+            // ECCC with ECCCIE raises the flash interrupt: let the machine look.
+            self.request_attention();
+        }
+        false
+    }
+
     /// The block hook: settle the previous block's final branch (its target is `addr`), stop
     /// if the slice is over or the machine must look, else charge the block about to run.
     #[inline(always)]
@@ -451,6 +509,11 @@ impl CoreState {
             if self.must_stop(uc, addr) {
                 return false;
             }
+        }
+        if !self.ecc_dws.is_empty() && self.fetch_meets_ecc(addr, size) {
+            self.cycles = cycles;
+            self.taken_extra = 0;
+            return false;
         }
         let c = self.charge_of(addr, size);
         self.cycles = cycles + c.cycles as u64;
@@ -566,6 +629,7 @@ impl Core {
             boot_alias,
             alias: boot_alias.region(),
             view: View::default(),
+            ecc_dws: Vec::new(),
             blocks: 0,
             budget: 0,
             deadline: 0,

@@ -143,6 +143,8 @@ pub struct Machine {
     power_cut: Option<(PowerCut, u64)>,
     /// A power cut armed on a predicate over the flash log, and its seed.
     power_cut_when: Option<(LogPredicate, u64)>,
+    /// Who is told of each flash operation as it ends, and how many log entries it was given.
+    flash_watch: Option<(FlashWatcher, usize)>,
     /// Every start of a core from reset, oldest first.
     boots: Vec<Boot>,
 }
@@ -165,10 +167,15 @@ pub enum BootCause {
     C2Boot { safeboot: bool },
 }
 
+/// Told of each flash operation once it has ended (see [`Machine::watch_flash`]).
+pub type FlashWatcher = Box<dyn FnMut(&OpRecord)>;
+
 /// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
 pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool>;
 
-type FlashKey = (bool, OptionBytes, [u32; 2], usize);
+/// What the cores' views were computed from: flash busy, live option bytes, ACR/C2ACR, the
+/// double-words (indices) with ECC errors.
+type FlashKey = (bool, OptionBytes, [u32; 2], Vec<u32>);
 
 impl std::fmt::Debug for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -229,6 +236,7 @@ impl Machine {
             power_cut: None,
             power_cut_when: None,
             boots: Vec::new(),
+            flash_watch: None,
         };
         for (target, base, size) in SYSTEM_WINDOWS {
             for c in &mut m.cores {
@@ -523,6 +531,33 @@ impl Machine {
     fn sync(&mut self) {
         self.sync_flash();
         self.sync_system();
+        self.tell_flash_watcher();
+    }
+
+    /// Call `f` with every flash operation of the log, in order, as soon as each has ended
+    /// (done, refused, torn or dropped by a power cut): at the machine's next look, so within
+    /// a quantum of simulated time. It only watches: the run is the same with or without it.
+    /// An operation still running when a run stops is given once it ends. Not part of
+    /// snapshots.
+    pub fn watch_flash(&mut self, f: impl FnMut(&OpRecord) + 'static) {
+        self.flash_watch = Some((Box::new(f), 0));
+        self.tell_flash_watcher();
+    }
+
+    fn tell_flash_watcher(&mut self) {
+        let Some((f, told)) = &mut self.flash_watch else {
+            return;
+        };
+        let sh = self.shared.borrow();
+        let log = sh.flash.log();
+        // In log order: one operation runs at a time, so the ones after a pending one wait.
+        for r in log.get(*told..).unwrap_or_default() {
+            if r.outcome == Outcome::Pending {
+                break;
+            }
+            f(r);
+            *told += 1;
+        }
     }
 
     /// Core frequencies follow the RCC; C2BOOT releases CPU2 (at safeboot when its option
@@ -599,16 +634,18 @@ impl Machine {
         let busy = sh.flash.busy_until().is_some();
         let options = *sh.flash.options();
         let acr = CoreId::ALL.map(|c| sh.flash.acr(c));
-        let key = (busy, options, acr, sh.flash.ecc_errors().len());
-        let views = (self.flash_key != Some(key)).then(|| {
-            let mut ecc_pages: Vec<u32> = sh
-                .flash
-                .ecc_errors()
-                .keys()
-                .map(|dw| (dw * 8) >> 10)
-                .collect();
+        let ecc = sh.flash.ecc_errors();
+        // The broken double-words themselves, not just their count: an erase may clear one
+        // while a torn operation leaves another between two looks.
+        let fresh = self.flash_key.as_ref().is_none_or(|(b, o, a, e)| {
+            (*b, *o, *a) != (busy, options, acr) || !e.iter().eq(ecc.keys())
+        });
+        let views = fresh.then(|| {
+            let dws: Vec<u32> = ecc.keys().copied().collect();
+            let mut ecc_pages: Vec<u32> = dws.iter().map(|dw| (dw * 8) >> 10).collect();
             ecc_pages.dedup();
-            CoreId::ALL.map(|c| View::new(c, &options, busy, ecc_pages.clone()))
+            let views = CoreId::ALL.map(|c| View::new(c, &options, busy, ecc_pages.clone()));
+            (views, dws)
         });
         drop(sh);
         for (start, end) in changed {
@@ -616,13 +653,16 @@ impl Machine {
                 c.invalidate_code(memory::FLASH.base + start, memory::FLASH.base + end);
             }
         }
-        if let Some(views) = views {
-            self.flash_key = Some(key);
+        if let Some((views, dws)) = views {
+            let fetch: Vec<u32> = dws.iter().map(|dw| memory::FLASH.base + dw * 8).collect();
             for ((c, view), acr) in self.cores.iter_mut().zip(views).zip(acr) {
                 c.set_view(view);
                 let id = c.id;
-                c.state_mut().set_flash_waits(FlashWaits::from_acr(acr, id));
+                let st = c.state_mut();
+                st.set_flash_waits(FlashWaits::from_acr(acr, id));
+                st.set_ecc_dws(fetch.clone());
             }
+            self.flash_key = Some((busy, options, acr, dws));
         }
         if obl_launch {
             self.reset(ResetCause::OptionLoad);
@@ -635,7 +675,7 @@ impl Machine {
     }
 
     /// Give the double-word at flash address `addr` an ECC error (as a worn or disturbed cell
-    /// would); reads of it then raise ECCC or ECCD.
+    /// would); data reads and instruction fetches of it then raise ECCC or ECCD.
     pub fn inject_ecc(&mut self, addr: u32, ecc: Ecc) {
         self.shared
             .borrow_mut()
@@ -1059,6 +1099,12 @@ impl Machine {
             s.apply(c, &mut self.mem);
         }
         self.flash_key = None;
+        if let Some((_, told)) = &mut self.flash_watch {
+            // Operations after the snapshot (or still running in it) will end anew.
+            let log = snap.shared.flash.log();
+            let ended = log.iter().position(|r| r.outcome == Outcome::Pending);
+            *told = (*told).min(ended.unwrap_or(log.len()));
+        }
         self.sync_flash();
     }
 }

@@ -8,7 +8,8 @@
 //!   "hole" whose address encodes the original one, so the fault names the exact address;
 //! - while a flash operation runs, flash reads map to another hole: the core stalls;
 //! - pages holding double-words with ECC errors, and CPU1's PCROP pages, are read through a
-//!   read port that checks each access.
+//!   read port that checks each access. (Fetches cannot go through MMIO: the block hook
+//!   checks those, see `core`.)
 //!
 //! Views are recomputed at every reset and whenever the flash state changes; the machine then
 //! flushes the TLBs.

@@ -1,9 +1,13 @@
 //! `wbemu run`: load a device and images, run headless (optionally cutting the power at a
 //! flash operation), print per-core instructions, cycles, time, the flash operations and the
-//! exit reason (JSON with `--json`).
+//! exit reason (JSON with `--json`). Flash operations are streamed as they end.
 
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -48,9 +52,16 @@ pub struct Args {
     /// Write the device's persistent state back to --device when the run ends.
     #[arg(long, requires = "device")]
     save: bool,
-    /// Print every flash operation (sequence, time, core, kind, address, outcome).
+    /// Print every flash operation as soon as it ends, while the run goes on: sequence,
+    /// start time, core, kind, address, outcome, duration. With --json they are listed in the
+    /// report instead (flash_ops).
     #[arg(long)]
     trace_flash: bool,
+    /// Write every flash operation to FILE as soon as it ends, one JSON object per line
+    /// (flushed per line: watch a run with `tail -f`); the fields are those of the report's
+    /// flash_ops. Operations still running when the run ends come last, outcome "Pending".
+    #[arg(long, value_name = "FILE")]
+    trace_flash_jsonl: Option<PathBuf>,
     /// Cut the power once: before:N, during:N or after:N (flash operation N, from 1), or
     /// at:T (T microseconds of simulated time). The chip powers on again and the run goes on.
     #[arg(long, value_parser = parse_cut)]
@@ -118,6 +129,83 @@ impl FlashOp {
             kind: r.kind,
             address: format!("{:#010x}", r.address),
             outcome: format!("{:?}", r.outcome),
+        }
+    }
+}
+
+/// The human line for an operation, e.g.
+/// `flash #12 t=1.234567 ms cpu1 program 0x08001000 ok (81.700 us)` (t: when it was
+/// requested; one still running has no duration).
+fn flash_line(r: &OpRecord) -> String {
+    use wb_periph::flash::{sr, Outcome};
+    let outcome = match r.outcome {
+        Outcome::Pending => "running".to_string(),
+        Outcome::Done => "ok".to_string(),
+        Outcome::Torn => "torn".to_string(),
+        Outcome::Dropped => "dropped".to_string(),
+        Outcome::Refused(flag) => {
+            let names = [
+                (sr::PROGERR, "PROGERR"),
+                (sr::WRPERR, "WRPERR"),
+                (sr::PGAERR, "PGAERR"),
+                (sr::SIZERR, "SIZERR"),
+                (sr::PGSERR, "PGSERR"),
+                (sr::MISERR, "MISERR"),
+                (sr::FASTERR, "FASTERR"),
+                (sr::OPERR, "OPERR"),
+            ];
+            match names.iter().find(|(bit, _)| *bit == flag) {
+                Some((_, name)) => format!("refused ({name})"),
+                None => format!("refused (SR {flag:#x})"),
+            }
+        }
+    };
+    let took = match r.outcome {
+        Outcome::Pending => String::new(),
+        _ => format!(" ({:.3} us)", (r.end - r.start) as f64 / 1e6),
+    };
+    format!(
+        "flash #{} t={:.6} ms {} {} {:#010x} {outcome}{took}",
+        r.seq,
+        r.start as f64 / 1e9,
+        r.core.name(),
+        r.kind,
+        r.address
+    )
+}
+
+/// Where flash operations go as they end: human lines on stdout, JSON lines to a file.
+struct FlashStream {
+    lines: bool,
+    jsonl: Option<(PathBuf, BufWriter<File>)>,
+    /// Operations written so far (the log's first ones: they end in order).
+    written: usize,
+    /// The first write error; the run goes on, the command fails at the end.
+    error: Option<anyhow::Error>,
+}
+
+impl FlashStream {
+    /// An operation has ended.
+    fn ended(&mut self, r: &OpRecord) {
+        self.written += 1;
+        if self.lines {
+            println!("{}", flash_line(r));
+        }
+        self.write_json(r);
+    }
+
+    fn write_json(&mut self, r: &OpRecord) {
+        if let Some((path, file)) = &mut self.jsonl {
+            if self.error.is_some() {
+                return;
+            }
+            let line = serde_json::to_string(&FlashOp::of(r)).expect("plain data serializes");
+            if let Err(e) = writeln!(file, "{line}").and_then(|()| file.flush()) {
+                self.error = Some(
+                    anyhow::Error::new(e)
+                        .context(format!("writing --trace-flash-jsonl {}", path.display())),
+                );
+            }
         }
     }
 }
@@ -235,6 +323,25 @@ pub fn run(a: Args) -> Result<ExitCode> {
         m.arm_power_cut(cut, a.seed);
     }
     let links = open_links(&a)?;
+    let jsonl = match &a.trace_flash_jsonl {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("--trace-flash-jsonl {}", path.display()))?;
+            Some((path.clone(), BufWriter::new(file)))
+        }
+        None => None,
+    };
+    let stream = Rc::new(RefCell::new(FlashStream {
+        // With --json, stdout is the report alone.
+        lines: a.trace_flash && !a.json,
+        jsonl,
+        written: 0,
+        error: None,
+    }));
+    if a.trace_flash || a.trace_flash_jsonl.is_some() {
+        let s = stream.clone();
+        m.watch_flash(move |r| s.borrow_mut().ended(r));
+    }
     let limit = m.cpu1_cycles_from_now(a.max_cycles);
     let mut power_cuts = Vec::new();
     let (start_sim, start_wall) = (m.now(), std::time::Instant::now());
@@ -273,6 +380,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         super::device::save(&m.device(), path)?;
     }
     let log = m.flash_log();
+    let mut stream = stream.borrow_mut();
+    let ended = stream.written;
+    // Operations still running: last in the JSON lines, so the file lists every one.
+    for r in &log[ended..] {
+        stream.write_json(r);
+    }
     let report = Report {
         exit: exit.describe(),
         simulated_us: m.now() as f64 / 1e6,
@@ -315,13 +428,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         for cut in &report.power_cuts {
             println!("power cut {cut}; powered on again");
         }
-        if let Some(ops) = &report.flash_ops {
-            println!("flash operations: {}", ops.len());
-            for o in ops {
-                println!(
-                    "  #{:<5} {:>12.3} us .. {:>12.3} us  {}  {:<14} {}  {}",
-                    o.seq, o.start_us, o.end_us, o.core, o.kind, o.address, o.outcome
-                );
+        if a.trace_flash {
+            // Each ended operation was printed as it ended; say which were still running.
+            println!("flash operations: {}", log.len());
+            for r in &log[ended..] {
+                println!("{}", flash_line(r));
             }
         }
         if a.cpu1.is_none() && a.cpu2.is_none() && a.device.is_none() {
@@ -330,6 +441,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 "demo: 64 SRAM2a request/response rounds between the cores, checksum {sum:#010x}"
             );
         }
+    }
+    if let Some(e) = stream.error.take() {
+        return Err(e);
     }
     Ok(match exit {
         Exit::Lockup(_) => ExitCode::from(3),
