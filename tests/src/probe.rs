@@ -28,6 +28,8 @@ pub struct Probe {
     pub m: Machine,
     /// READY payloads seen, in order.
     pub readies: Vec<u8>,
+    /// Power cuts an armed cut caused, with the operation each tore.
+    pub power_cuts: Vec<Option<u64>>,
 }
 
 /// CPU1's idle program at the start of flash: SP, Reset → `wfi; b .`.
@@ -59,6 +61,7 @@ impl Probe {
         Probe {
             m,
             readies: Vec::new(),
+            power_cuts: Vec::new(),
         }
     }
 
@@ -76,9 +79,14 @@ impl Probe {
         assert!(self.m.poke(addr, bytes), "probe write {addr:#010x}");
     }
 
-    /// Run `ps` of simulated time; the guest must not stop the run.
+    /// Run `ps` of simulated time; the guest must not stop the run. An armed power cut may
+    /// (it is recorded; the chip is then back from its power-on reset, CPU2 held).
     pub fn run(&mut self, ps: u64) {
         let exit = self.m.run_until(self.m.now() + ps);
+        if let Exit::PowerCut(torn) = exit {
+            self.power_cuts.push(torn);
+            return;
+        }
         assert!(
             matches!(exit, Exit::Limit | Exit::Halted),
             "run ended: {}",

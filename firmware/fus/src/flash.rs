@@ -2,6 +2,8 @@
 //! STM32WB HAL sequences it, and option-byte programming (SFR, SRRVR: CPU2-only registers)
 //! through FLASH_CR's OPTSTRT and OBL_LAUNCH.
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use crate::hw::flash::*;
 use crate::hw::{read32, set_bits, write32};
 use wb_proto::layout::{FLASH_BASE, PAGE_SIZE};
@@ -89,9 +91,43 @@ pub fn page_addr(page: u32) -> u32 {
     FLASH_BASE + page * PAGE_SIZE
 }
 
-/// Every word of `[addr, addr + len)` reads erased.
+/// Every word of `[addr, addr + len)` reads erased, with a good ECC (a torn program or
+/// erase can leave all-ones bits whose ECC is broken: that double-word needs an erase).
 pub fn is_erased(addr: u32, len: u32) -> bool {
-    (0..len / 4).all(|i| read32(addr + 4 * i) == 0xFFFF_FFFF)
+    let (erased, clean) = checked(|| (0..len / 4).all(|i| read32(addr + 4 * i) == 0xFFFF_FFFF));
+    erased && clean
+}
+
+const ECCD: u32 = 1 << 31;
+const ECCCIE: u32 = 1 << 24;
+
+/// Double ECC errors the NMI handler has seen (it is their only writer).
+static ECC_ERRORS: AtomicU32 = AtomicU32::new(0);
+
+/// NMI: the FUS expects one source, a read of a flash double-word whose ECC a power cut
+/// broke (a torn program or erase: FLASH_ECCR.ECCD). It is counted and cleared, and the
+/// reader, inside [`checked`], decides what the read was worth. Anything else stops here.
+#[no_mangle]
+pub extern "C" fn Nmi() {
+    let eccr = read32(ECCR);
+    if eccr & ECCD == 0 {
+        guest_rt::DefaultHandler();
+    }
+    // Write-one-to-clear ECCD (not ECCC: another reader's correctable error stays for it).
+    write32(ECCR, (eccr & ECCCIE) | ECCD);
+    ECC_ERRORS.store(
+        ECC_ERRORS.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
+}
+
+/// Run `f`, which reads flash, and say whether everything it read had a good ECC.
+pub fn checked<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    let before = ECC_ERRORS.load(Ordering::SeqCst);
+    let r = f();
+    // The NMI of the last read is taken within a few instructions; the barriers wait for it.
+    unsafe { core::arch::asm!("dsb", "isb") };
+    (r, ECC_ERRORS.load(Ordering::SeqCst) == before)
 }
 
 /// The SFR and SRRVR values in the option-byte area (what the next load will apply).

@@ -74,6 +74,7 @@ pub mod flash {
     pub const OPTKEYR: u32 = BASE + 0x0C;
     pub const SR: u32 = BASE + 0x10;
     pub const CR: u32 = BASE + 0x14;
+    pub const ECCR: u32 = BASE + 0x18;
     pub const IPCCBR: u32 = BASE + 0x3C;
     pub const C2SR: u32 = BASE + 0x60;
     pub const C2CR: u32 = BASE + 0x64;

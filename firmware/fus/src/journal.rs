@@ -115,12 +115,17 @@ fn slot_addr(page: usize, slot: u32) -> u32 {
     page_addr(FUS_RECORD_PAGES[page]) + slot * SIZE
 }
 
+/// The record in a slot, if it is complete: magic, CRC and ECC good (a record torn by a power
+/// cut may have a broken ECC; reading it raises an NMI that `flash::checked` notes).
 fn read_slot(addr: u32) -> Option<Record> {
-    let mut w = [0u32; WORDS];
-    for (i, v) in w.iter_mut().enumerate() {
-        *v = read32(addr + 4 * i as u32);
-    }
-    let valid = w[0] == MAGIC && w[WORDS - 1] == crc32(addr, SIZE - 4);
+    let ((w, crc), clean) = flash::checked(|| {
+        let mut w = [0u32; WORDS];
+        for (i, v) in w.iter_mut().enumerate() {
+            *v = read32(addr + 4 * i as u32);
+        }
+        (w, crc32(addr, SIZE - 4))
+    });
+    let valid = clean && w[0] == MAGIC && w[WORDS - 1] == crc;
     valid.then(|| Record::from_words(&w))
 }
 

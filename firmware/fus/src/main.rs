@@ -26,7 +26,7 @@ core::arch::global_asm!(
 VECTORS:
     .word _stack_top
     .word Reset
-    .word DefaultHandler      /* NMI */
+    .word Nmi                 /* NMI: flash ECC, see flash::Nmi */
     .word DefaultHandler      /* HardFault */
     .rept 7
     .word 0

@@ -202,7 +202,8 @@ impl Ctx {
                 }
                 (op::INSTALL, phase::DECRYPT) => self.decrypt(),
                 (op::INSTALL, phase::CHECK) => {
-                    if crc32(page_addr(rec.dest_page), rec.len) == rec.plain_crc {
+                    let (crc, clean) = flash::checked(|| crc32(page_addr(rec.dest_page), rec.len));
+                    if clean && crc == rec.plain_crc {
                         self.save(Record {
                             phase: phase::CLEAN,
                             ..rec
@@ -316,7 +317,14 @@ impl Ctx {
         let Some(keys) = self.keys.as_ref() else {
             return self.fail(FusError::ImgNotAuthentic);
         };
-        let (img, start) = match scan::check(&s, keys) {
+        // A double-word of the image with a broken ECC (a torn download) makes it corrupted.
+        let (checked, clean) = flash::checked(|| scan::check(&s, keys));
+        let checked = if clean {
+            checked
+        } else {
+            Err((FusError::ImgCorrupt, true))
+        };
+        let (img, start) = match checked {
             Ok(found) => found,
             Err((error, erase)) => {
                 if erase {
