@@ -1,6 +1,7 @@
 //! `wbemu`: the STM32WB55 emulator command line. One subcommand per file in `cmd/`.
 
 mod cmd;
+mod input_log;
 mod serial;
 
 use clap::{Parser, Subcommand};

@@ -1,6 +1,10 @@
 //! The `wbemu` binary end to end: device files, and runs that persist to them and cut power.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 mod common;
 
@@ -272,4 +276,168 @@ fn demo_installs_the_sample_stack_on_a_virgin_device() {
 
     assert!(fails(&["demo", "--stack", "9.9.9"]).contains("1.0.0 or 1.1.0"));
     assert!(fails(&["demo", "--keep", "--device", "x"]).contains("--keep"));
+}
+
+/// Where the echo program's vector table goes (free flash above the CPU1 test program).
+const ECHO_VECTORS: &str = "0x08070000";
+
+/// A device holding the CPU1 test program and, at `ECHO_VECTORS`, a vector table whose reset
+/// handler calls the program's USART1 console, `uart_echo(4 MHz, 115200)`: a banner, then
+/// every byte it receives back plus one.
+fn echo_device(name: &str) -> PathBuf {
+    let dev = scratch(name);
+    let elf = scratch(&format!("{name}.elf"));
+    std::fs::write(&elf, wb_firmware::CPU1_TESTS).unwrap();
+    let d = dev.to_str().unwrap();
+    ok(&["device", "new", d]);
+    ok(&[
+        "run",
+        "--device",
+        d,
+        "--cpu1",
+        elf.to_str().unwrap(),
+        "--max-cycles",
+        "1000",
+        "--save",
+    ]);
+    let image = goblin::elf::Elf::parse(wb_firmware::CPU1_TESTS).unwrap();
+    let echo = image
+        .syms
+        .iter()
+        .find(|s| image.strtab.get_at(s.st_name) == Some("uart_echo"))
+        .expect("uart_echo")
+        .st_value as u32;
+    let mut stub: Vec<u8> = [0x2001_0000u32, 0x0807_0009]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    // ldr r0, =4000000; ldr r1, =115200; ldr r2, =uart_echo; bx r2
+    for h in [0x4801u16, 0x4902, 0x4a02, 0x4710] {
+        stub.extend(h.to_le_bytes());
+    }
+    for w in [4_000_000u32, 115_200, echo | 1] {
+        stub.extend(w.to_le_bytes());
+    }
+    let hex: String = stub.iter().map(|b| format!("{b:02x}")).collect();
+    ok(&["device", "write", d, ECHO_VECTORS, "--hex", &hex]);
+    dev
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn serial_input_from_tcp_is_recorded_and_replays_cycle_exactly() {
+    let dev = echo_device("echo.wbdev");
+    let record = scratch("echo-input.jsonl");
+    // 1.5 s of simulated time at the 4 MHz reset clock: as long in real time.
+    let common = [
+        "run",
+        "--device",
+        dev.to_str().unwrap(),
+        "--cpu1-vector",
+        ECHO_VECTORS,
+        "--max-cycles",
+        "6000000",
+        "--json",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wbemu"))
+        .args(common)
+        .args(["--uart1", "tcp:127.0.0.1:0", "--record-input"])
+        .arg(&record)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("wbemu: usart1 on tcp:")
+        .unwrap_or_else(|| panic!("{line}"));
+    let mut conn = TcpStream::connect(addr).unwrap();
+    // Bytes at whatever moments the host scheduler gives, as someone typing would.
+    for (pause_ms, text) in [(30, "HAL"), (170, "x"), (90, "9000")] {
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        conn.write_all(text.as_bytes()).unwrap();
+    }
+    let echoed = b"wbemu\r\nIBMy:111";
+    let mut got = Vec::new();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    while got.len() < echoed.len() {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed after {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, echoed);
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(out.status.success(), "{rest}");
+    let recorded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(recorded["uart_output"]["usart1"], hex(echoed));
+    assert_eq!(recorded["exit"], "limit reached");
+
+    // Every batch is in the record, in order, with its simulated time.
+    let text = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 3, "{text}");
+    assert!(lines.iter().all(|l| l["port"] == "usart1"), "{text}");
+    let sent: String = lines.iter().map(|l| l["hex"].as_str().unwrap()).collect();
+    assert_eq!(sent, hex(b"HALx9000"));
+    let times: Vec<u64> = lines.iter().map(|l| l["t_ps"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+
+    // Replayed without a host end, twice: the very same run.
+    let replay = || -> serde_json::Value {
+        let mut args = common.to_vec();
+        args.extend(["--replay-input", record.to_str().unwrap()]);
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    let (first, second) = (replay(), replay());
+    assert_eq!(first, recorded);
+    assert_eq!(second, recorded);
+}
+
+#[test]
+fn malformed_input_records_are_refused_with_file_line_and_field() {
+    let record = scratch("bad-input.jsonl");
+    let r = record.to_str().unwrap();
+    let good = r#"{"t_ps":1000000,"port":"usart1","hex":"41"}"#;
+    for (bad, field) in [
+        (
+            r#"{"t_ps":2000000,"port":"usart1","hex":"414"}"#,
+            "\"hex\": odd number",
+        ),
+        (
+            r#"{"t_ps":2000000,"port":"uart7","hex":"41"}"#,
+            "\"port\": unknown port",
+        ),
+        (
+            r#"{"t_ps":999,"port":"usart1","hex":"41"}"#,
+            "\"t_ps\": 999 is earlier",
+        ),
+        (
+            r#"{"t_ps":2000000,"port":"usart1","hex":"41""#,
+            "not valid JSON",
+        ),
+    ] {
+        std::fs::write(&record, format!("{good}\n{bad}\n")).unwrap();
+        let err = fails(&["run", "--replay-input", r]);
+        assert!(err.contains(&format!("{r}:2: ")), "{err}");
+        assert!(err.contains(field), "{err}");
+    }
+    let err = fails(&["run", "--replay-input", "/nonexistent/input.jsonl"]);
+    assert!(err.contains("/nonexistent/input.jsonl"), "{err}");
+    let err = fails(&["run", "--replay-input", r, "--uart1", "pty"]);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let err = fails(&["run", "--record-input", r]);
+    assert!(err.contains("no UART is attached"), "{err}");
 }

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use tracing::{trace, warn};
 use unicorn_engine::unicorn_const::{Arch, HookType, MemType, Mode, Prot, TlbType};
 use unicorn_engine::{
-    uc_emu_stop, uc_engine, uc_error, uc_hook, uc_hook_add, uc_reg_read, RegisterARM, TlbEntry,
-    Unicorn,
+    uc_emu_stop, uc_engine, uc_error, uc_hook, uc_hook_add, uc_reg_read, uc_reg_write, RegisterARM,
+    TlbEntry, Unicorn,
 };
 use wb_periph::flash::Ecc;
 use wb_periph::{Access, CoreId, Width};
@@ -72,7 +72,8 @@ pub enum Fault {
     Write {
         addr: u32,
     },
-    /// A peripheral model refused the access (reported after the block: imprecise).
+    /// A peripheral model refused a store, or a load the protection hook did not see (an
+    /// unaligned access's parts): reported after the block, imprecise.
     Peripheral {
         addr: u32,
     },
@@ -307,6 +308,30 @@ pub struct CoreState {
     /// Raw views of the code memories for decoding inside the block hook. They point into the
     /// machine's [`Memories`], which outlives the engines and is never reallocated.
     code: [(Region, *const u8); 3],
+    /// Register windows whose loads are made precise (see `Core::protect_reads`), and the
+    /// one the last load hit (polling loops read one window over and over).
+    windows: Vec<Window>,
+    last_window: usize,
+    /// A register value the protection hook read, for the MMIO read unicorn makes next.
+    staged: Option<(u32, u64)>,
+}
+
+/// A register window, and what answers its loads.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    base: u32,
+    size: u32,
+    kind: WindowKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum WindowKind {
+    Device(Target),
+    /// The core's own SCS (NVIC, SCB, SysTick) or DWT, at this offset in `Scs`'s map.
+    Scs {
+        shift: u32,
+    },
+    Flash,
 }
 
 impl CoreState {
@@ -333,6 +358,34 @@ impl CoreState {
             width: Width::from_bytes(size).unwrap_or(Width::Word),
             now: self.now(),
         }
+    }
+
+    /// A load from a register window at `addr`: `None` outside the windows, else the value
+    /// or the model's refusal.
+    fn read_register(&mut self, addr: u32, size: usize) -> Option<Result<u64, ()>> {
+        let hit = |w: &Window| addr.wrapping_sub(w.base) < w.size;
+        if !self.windows.get(self.last_window).is_some_and(hit) {
+            self.last_window = self.windows.iter().position(hit)?;
+        }
+        let w = self.windows[self.last_window];
+        let off = addr - w.base;
+        let r = match w.kind {
+            WindowKind::Device(target) => {
+                let access = self.access(size);
+                self.shared.borrow_mut().read(target, off, access)
+            }
+            WindowKind::Flash => {
+                let access = self.access(size);
+                self.shared.borrow_mut().flash.read(off, access)
+            }
+            WindowKind::Scs { shift } => self
+                .scs
+                .read(off + shift, size as u32, self.cycles)
+                .ok_or(wb_periph::BusError::Denied),
+        };
+        Some(r.map(u64::from).map_err(|e| {
+            trace!(target: "wb::bus", ?e, addr = format_args!("{addr:#010x}"), "load refused");
+        }))
     }
 
     /// The bus stalls this core until the running flash operation ends; the operation is then
@@ -642,6 +695,9 @@ impl Core {
             cache: CostCache::new(),
             shared,
             code,
+            windows: Vec::new(),
+            last_window: 0,
+            staged: None,
         };
         // Never Mode::MCLASS: it silently selects a Cortex-M33.
         let mut uc = Unicorn::new_with_data(Arch::ARM, Mode::THUMB | Mode::LITTLE_ENDIAN, state)
@@ -705,7 +761,16 @@ impl Core {
         let user = (self.uc.get_data_mut() as *mut CoreState).cast::<c_void>();
         // SAFETY: `user` is this engine's user data, which outlives its hooks (both are dropped
         // with the engine); `block_hook` reads it as a `CoreState`.
-        unsafe { add_raw_block_hook(&self.uc, block_hook, user) }?;
+        unsafe { add_raw_hook(&self.uc, HookType::BLOCK, block_hook as *mut c_void, user) }?;
+        // SAFETY: as above; `read_prot_hook` has unicorn's signature of a memory event hook.
+        unsafe {
+            add_raw_hook(
+                &self.uc,
+                HookType::MEM_READ_PROT,
+                read_prot_hook as *mut c_void,
+                user,
+            )
+        }?;
         self.uc
             .add_intr_hook(|uc, intno| {
                 let stop = match intno {
@@ -734,7 +799,9 @@ impl Core {
                 true
             })
             .map_err(uc_err("the invalid-instruction hook"))?;
-        let fault_types = HookType::MEM_UNMAPPED | HookType::MEM_PROT;
+        // Loads refused for protection come to `read_prot_hook`.
+        let fault_types =
+            HookType::MEM_UNMAPPED | HookType::MEM_WRITE_PROT | HookType::MEM_FETCH_PROT;
         self.uc
             .add_mem_hook(fault_types, 1, 0, |uc, ty, addr, _size, _value| {
                 let st = uc.get_data_mut();
@@ -749,6 +816,9 @@ impl Core {
         // The per-core view decides where each page goes (see `view`).
         self.uc
             .add_tlb_hook(1, 0, |uc, addr, ty| {
+                if ty != MemType::FETCH {
+                    drop_it_state(uc.get_handle());
+                }
                 let st = uc.get_data();
                 let (paddr, perms) = st.view.translate(st.physical(addr as u32), ty);
                 Some(TlbEntry {
@@ -774,18 +844,7 @@ impl Core {
                     0x1000,
                     Some(
                         move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
-                            let st = uc.get_data_mut();
-                            let cycles = st.cycles;
-                            match st.scs.read(off as u32 + shift, size as u32, cycles) {
-                                Some(v) => v as u64,
-                                None => {
-                                    st.stop = Some(Stop::Fault(Fault::Peripheral {
-                                        addr: base as u32 + off as u32,
-                                    }));
-                                    let _ = uc.emu_stop();
-                                    0
-                                }
-                            }
+                            register_load(uc, base as u32 + off as u32, size)
                         },
                     ),
                     Some(
@@ -811,7 +870,25 @@ impl Core {
                     ),
                 )
                 .map_err(uc_err("to map the system control space"))?;
+            self.protect_reads(base as u32, 0x1000, WindowKind::Scs { shift })?;
         }
+        Ok(())
+    }
+
+    /// Make loads from a register window precise. Its pages lose their read permission, so
+    /// that unicorn calls the protection hook before each load, with the PC synchronised to
+    /// the load: the hook reads the register there and lets the load go on (the MMIO read
+    /// then returns that value), or reports the model's refusal as a fault that stops the
+    /// engine on the load, before it writes its register. Costs a hook call per register
+    /// load; RAM and flash are not concerned.
+    fn protect_reads(&mut self, base: u32, size: u32, kind: WindowKind) -> Result<(), EngineError> {
+        self.uc
+            .mem_protect(base as u64, size as u64, Prot::WRITE)
+            .map_err(uc_err(format!("to protect the registers at {base:#010x}")))?;
+        self.uc
+            .get_data_mut()
+            .windows
+            .push(Window { base, size, kind });
         Ok(())
     }
 
@@ -823,13 +900,7 @@ impl Core {
                 FLASH_REGS as u64,
                 0x400,
                 Some(|uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
-                    let st = uc.get_data_mut();
-                    let r = st
-                        .shared
-                        .borrow_mut()
-                        .flash
-                        .read(off as u32, st.access(size));
-                    bus_result(uc, FLASH_REGS + off as u32, r).unwrap_or(0) as u64
+                    register_load(uc, FLASH_REGS + off as u32, size)
                 }),
                 Some(
                     |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
@@ -847,6 +918,7 @@ impl Core {
                 ),
             )
             .map_err(uc_err("to map the flash registers"))?;
+        self.protect_reads(FLASH_REGS, 0x400, WindowKind::Flash)?;
         self.uc
             .mmio_map(
                 WRITE_PORT as u64,
@@ -916,12 +988,7 @@ impl Core {
                 mapped as u64,
                 Some(
                     move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
-                        let st = uc.get_data_mut();
-                        let r = st
-                            .shared
-                            .borrow_mut()
-                            .read(target, off as u32, st.access(size));
-                        bus_result(uc, base + off as u32, r).unwrap_or(0) as u64
+                        register_load(uc, base + off as u32, size)
                     },
                 ),
                 Some(
@@ -939,7 +1006,8 @@ impl Core {
                     },
                 ),
             )
-            .map_err(uc_err(format!("to map a peripheral at {base:#010x}")))
+            .map_err(uc_err(format!("to map a peripheral at {base:#010x}")))?;
+        self.protect_reads(base, mapped, WindowKind::Device(target))
     }
 
     pub fn state(&self) -> &CoreState {
@@ -1084,27 +1152,26 @@ pub(crate) const GPRS: [RegisterARM; 13] = [
     RegisterARM::R12,
 ];
 
-/// A block hook unicorn calls directly (no closure trampoline).
-pub(crate) type RawBlockHook = unsafe extern "C" fn(*mut uc_engine, u64, u32, *mut c_void);
-
-/// Install `callback` as a block hook over all addresses, with `user` as its user data.
+/// Install `callback` (a raw hook of type `ty`, with unicorn's signature for it) over all
+/// addresses, with `user` as its user data: no closure trampoline on hot paths.
 ///
 /// # Safety
-/// `user` must be valid for whatever `callback` does with it for as long as the engine lives.
-pub(crate) unsafe fn add_raw_block_hook<D>(
+/// `callback` must have the signature unicorn gives hooks of type `ty`, and `user` must be
+/// valid for whatever it does with it for as long as the engine lives.
+pub(crate) unsafe fn add_raw_hook<D>(
     uc: &Unicorn<'_, D>,
-    callback: RawBlockHook,
+    ty: HookType,
+    callback: *mut c_void,
     user: *mut c_void,
 ) -> Result<(), EngineError> {
     let mut handle: uc_hook = 0;
-    // SAFETY: `callback` has the signature unicorn expects of a block hook; the caller vouches
-    // for `user`.
+    // SAFETY: the caller vouches for `callback` and `user`.
     let err = unsafe {
         uc_hook_add(
             uc.get_handle(),
             &mut handle,
-            HookType::BLOCK.0 as i32,
-            callback as *mut c_void,
+            ty.0 as i32,
+            callback,
             user,
             1u64,
             0u64,
@@ -1113,7 +1180,7 @@ pub(crate) unsafe fn add_raw_block_hook<D>(
     if err == uc_error::OK {
         Ok(())
     } else {
-        Err(uc_err("a block hook")(err))
+        Err(uc_err("a hook")(err))
     }
 }
 
@@ -1133,6 +1200,69 @@ fn bus_result<T>(
             uc.get_data_mut().stop = Some(Stop::Fault(Fault::Peripheral { addr }));
             let _ = uc.emu_stop();
             None
+        }
+    }
+}
+
+/// Unicorn's protection hook for loads, called directly (it runs before every load from a
+/// register window, see `Core::protect_reads`): read the register and let the load go on with
+/// that value staged, or stop the engine on the load when the model refuses it.
+unsafe extern "C" fn read_prot_hook(
+    uc: *mut uc_engine,
+    _ty: i32,
+    addr: u64,
+    size: u32,
+    _value: i64,
+    user: *mut c_void,
+) -> bool {
+    // SAFETY: as in `block_hook`: `user` is the engine's own `CoreState`.
+    let st = unsafe { &mut *(user as *mut CoreState) };
+    let addr = addr as u32;
+    match st.read_register(addr, size as usize) {
+        Some(Ok(v)) => {
+            st.staged = Some((addr, v));
+            drop_it_state(uc);
+            true
+        }
+        _ => {
+            st.fault_addr = Some((MemType::READ_PROT, addr));
+            false
+        }
+    }
+}
+
+/// The IT bits of the CPSR as unicorn reads it, and the EPSR Thumb bit.
+const CPSR_IT: u32 = 0x0600_FC00;
+const XPSR_T: u32 = 1 << 24;
+
+/// Before a data TLB fill or a protection hook, unicorn synchronises the CPU to the access,
+/// Thumb IT state included. Inside a translated block that state is kept zero (qemu clears it
+/// at the start of a block and stores it only when a block ends inside an IT block): left
+/// set, it leaks into the next block, whose first instructions then run as if conditional.
+/// The access goes on afterwards (a fault exit synchronises again), so clear it.
+fn drop_it_state(uc: *mut uc_engine) {
+    if raw_reg(uc, RegisterARM::CPSR) & CPSR_IT != 0 {
+        let epsr = XPSR_T as u64;
+        // SAFETY: `uc` is the live engine calling a hook; EPSR takes a 32-bit value.
+        unsafe { uc_reg_write(uc, RegisterARM::EPSR as i32, (&epsr as *const u64).cast()) };
+    }
+}
+
+/// The MMIO read of a register window: the value the protection hook staged for it, or (for
+/// a load the hook did not see) the register read now, a refusal then being imprecise.
+fn register_load(uc: &mut Unicorn<'_, CoreState>, addr: u32, size: usize) -> u64 {
+    let st = uc.get_data_mut();
+    if let Some((at, v)) = st.staged.take() {
+        if at == addr {
+            return v;
+        }
+    }
+    match st.read_register(addr, size) {
+        Some(Ok(v)) => v,
+        _ => {
+            st.stop = Some(Stop::Fault(Fault::Peripheral { addr }));
+            let _ = uc.emu_stop();
+            0
         }
     }
 }

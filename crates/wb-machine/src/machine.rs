@@ -577,16 +577,24 @@ impl Machine {
             )
         };
         if freq_change {
+            // The change happened where the running core that made it stopped (or, with none
+            // running, now): a core that is not running idled up to that moment at the old
+            // frequency, wherever the last quantum boundary was.
+            let at = self
+                .cores
+                .iter()
+                .filter(|c| c.state().run == RunState::Running)
+                .map(|c| c.state().now())
+                .fold(self.now, Picos::max);
             for c in &mut self.cores {
                 let hz = core_hz(self.config.clocks, freqs, c.id);
                 let st = c.state_mut();
                 if st.domain.hz == hz {
                     continue;
                 }
-                // A core that is not running has idled up to now; a running one changes
-                // frequency where it stopped.
+                // A running core changes frequency where it stopped.
                 if st.run != RunState::Running {
-                    let caught_up = st.domain.cycles_at(self.now);
+                    let caught_up = st.domain.cycles_at(at);
                     if caught_up > st.cycles {
                         st.idle_cycles += caught_up - st.cycles;
                         st.cycles = caught_up;
@@ -713,12 +721,15 @@ impl Machine {
         self.power_cut_when = Some((Box::new(when), seed));
     }
 
-    /// Whether an armed cut is due now; if so, perform it.
-    fn power_cut_due(&mut self) -> Option<Exit> {
+    /// Whether an armed cut is due at `at` (the time of the core that just stopped, or now at
+    /// a quantum boundary); if so, perform it there. The cut time is not the start of the
+    /// quantum, so it does not depend on where earlier runs stopped.
+    fn power_cut_due(&mut self, at: Picos) -> Option<Exit> {
         if let Some((when, seed)) = &self.power_cut_when {
             let seed = *seed;
             if when(self.shared.borrow().flash.log()) {
                 self.power_cut_when = None;
+                self.catch_up_to(at);
                 return Some(Exit::PowerCut(self.cut_power(seed)));
             }
         }
@@ -753,6 +764,7 @@ impl Machine {
             return None;
         }
         self.power_cut = None;
+        self.catch_up_to(at);
         let torn = match cut {
             PowerCut::BeforeOp(_) => {
                 let dropped = self.shared.borrow_mut().flash.drop_running(self.now);
@@ -801,13 +813,35 @@ impl Machine {
         self.shared.borrow().flash.log().to_vec()
     }
 
-    /// Run until `limit` (global time in picoseconds) or an exit.
+    /// Run until `limit` (global time in picoseconds) or an exit. On [`Exit::Limit`], `now()`
+    /// is exactly `limit`.
     ///
     /// Time advances in quanta. Running cores execute one after the other up to the quantum's
     /// end; then the others (asleep, held) catch up. A core that wakes a sleeping core (SEV, an
     /// interrupt line) ends the quantum at that moment, so the sleeper starts on time. With a
     /// single running core there is nobody to keep in step: its quantum reaches the next event.
+    ///
+    /// The stop at `limit` ends the quantum there, so it can change what follows: while both
+    /// cores run, each sees the other's stores of the rest of that quantum later and the next
+    /// quantum starts at `limit`; a lone core's wake-up of the other in its last block (which
+    /// ends past `limit`) takes effect at `limit`. To pause without changing the run, use
+    /// [`Machine::run_past`].
     pub fn run_until(&mut self, limit: Picos) -> Exit {
+        self.run(limit, true)
+    }
+
+    /// Run until at least `limit`, and pause where that changes nothing: while both cores run,
+    /// at the end of the lock-step quantum that holds `limit` (at most one quantum later); a
+    /// lone core at its first block boundary at or past `limit`; with no core running, at
+    /// `limit`. A run split into `run_past` calls, wherever they stop, is the same run as one
+    /// call, and `run_past(t)` for a `t` where such a run paused stops exactly at `t`: the way
+    /// to let the host act (e.g. send UART bytes at `now()`) and replay that exactly.
+    pub fn run_past(&mut self, limit: Picos) -> Exit {
+        self.run(limit, false)
+    }
+
+    /// The scheduler; `cut` lets `limit` end a quantum where it falls.
+    fn run(&mut self, limit: Picos, cut: bool) -> Exit {
         loop {
             for i in 0..2 {
                 if let Some(exit) = self.attend(i) {
@@ -823,37 +857,65 @@ impl Machine {
                 .iter()
                 .filter(|c| c.state().run == RunState::Running)
                 .count();
+            // A lone core paused by `run_past` is not cut at `limit`: it stops at its first
+            // block boundary past it, as it would anyway, and the quantum ends there (below);
+            // what its last block did (waking the other core) keeps its time.
+            let lone = !cut && running == 1;
             let mut end = match (running, next_event) {
                 (0, None) => return Exit::Halted, // nothing will ever happen again
+                (1, e) if lone => e.map_or(Picos::MAX, |e| e.max(self.now + 1)),
                 (0, Some(e)) | (1, Some(e)) => e.clamp(self.now + 1, limit),
                 (1, None) => limit,
                 (_, e) => {
-                    let t = self.now.saturating_add(self.config.quantum).min(limit);
+                    let t = self.now.saturating_add(self.config.quantum);
+                    let t = if cut { t.min(limit) } else { t };
                     e.map_or(t, |e| t.min(e.max(self.now + 1)))
                 }
             };
             if let Some((PowerCut::At(t), _)) = self.power_cut {
                 end = end.min(t.max(self.now + 1));
             }
+            let pause = if lone { limit } else { Picos::MAX };
             for i in 0..2 {
-                if let Some(exit) = self.run_core(i, &mut end) {
+                if let Some(exit) = self.run_core(i, &mut end, pause) {
                     return exit;
                 }
             }
-            for c in &mut self.cores {
-                let budget = c.state().domain.cycles_at(end);
-                let st = c.state_mut();
-                if st.run != RunState::Running && st.cycles < budget {
-                    st.idle_cycles += budget - st.cycles;
-                    st.cycles = budget;
-                }
+            if lone {
+                let stopped = self
+                    .cores
+                    .iter()
+                    .filter(|c| c.state().run == RunState::Running)
+                    .map(|c| c.state().now())
+                    .fold(limit, Picos::max);
+                end = end.min(stopped);
             }
+            self.idle_until(end);
             self.now = end;
             self.shared.borrow_mut().advance(self.now);
             self.sync();
-            if let Some(exit) = self.power_cut_due() {
+            if let Some(exit) = self.power_cut_due(self.now) {
                 return exit;
             }
+        }
+    }
+
+    /// Cores that are not running idle up to time `t`.
+    fn idle_until(&mut self, t: Picos) {
+        for c in &mut self.cores {
+            if c.state().run != RunState::Running {
+                idle_to(c.state_mut(), t);
+            }
+        }
+    }
+
+    /// Move the clock to `t` (not earlier than now) in the middle of a quantum, before a power
+    /// cut: every core is brought there, so that none runs the restarted chip at times before
+    /// the cut.
+    fn catch_up_to(&mut self, t: Picos) {
+        self.now = self.now.max(t);
+        for c in &mut self.cores {
+            idle_to(c.state_mut(), self.now);
         }
     }
 
@@ -883,12 +945,12 @@ impl Machine {
         next
     }
 
-    /// Run core `i` up to time `end`, or until it sleeps. If it wakes the other core, `end`
-    /// moves back to now (see `run_until`).
-    fn run_core(&mut self, i: usize, end: &mut Picos) -> Option<Exit> {
+    /// Run core `i` up to time `end` (and not past `pause`), or until it sleeps. If it wakes
+    /// or releases the other core, `end` moves back to now (see `run_until`).
+    fn run_core(&mut self, i: usize, end: &mut Picos, pause: Picos) -> Option<Exit> {
         loop {
             let st = self.cores[i].state();
-            let budget = st.domain.cycles_at(*end);
+            let budget = st.domain.cycles_at((*end).min(pause));
             if st.run != RunState::Running || st.cycles >= budget {
                 return None;
             }
@@ -904,12 +966,14 @@ impl Machine {
                     continue;
                 }
             }
+            let other_ran = self.cores[1 - i].state().run == RunState::Running;
             let exit = self.handle_stop(i, stop);
             self.sync();
             if exit.is_some() {
                 return exit;
             }
-            if let Some(exit) = self.power_cut_due() {
+            let at = self.cores[i].state().now().max(self.now);
+            if let Some(exit) = self.power_cut_due(at) {
                 return Some(exit);
             }
             if let Some((PowerCut::At(t), _)) = self.power_cut {
@@ -933,6 +997,13 @@ impl Machine {
             }
             if let Some(exit) = self.attend(i) {
                 return Some(exit);
+            }
+            if !other_ran && self.cores[1 - i].state().run == RunState::Running {
+                // Released (C2BOOT, a reset): like a wake-up, the other core starts now, at
+                // this core's time, and the quantum ends there.
+                let t = self.cores[i].state().now().max(self.now + 1);
+                *end = (*end).min(t);
+                idle_to(self.cores[1 - i].state_mut(), t);
             }
         }
     }
@@ -1106,6 +1177,15 @@ impl Machine {
             *told = (*told).min(ended.unwrap_or(log.len()));
         }
         self.sync_flash();
+    }
+}
+
+/// A core that is behind time `t` idles up to it.
+fn idle_to(st: &mut CoreState, t: Picos) {
+    let at = st.domain.cycles_at(t);
+    if st.cycles < at {
+        st.idle_cycles += at - st.cycles;
+        st.cycles = at;
     }
 }
 

@@ -5,11 +5,11 @@
 
 use std::ffi::c_void;
 
-use unicorn_engine::unicorn_const::{Arch, Mode, Prot, TlbType};
+use unicorn_engine::unicorn_const::{Arch, HookType, Mode, Prot, TlbType};
 use unicorn_engine::{uc_engine, RegisterARM, Unicorn};
 use wb_periph::CoreId;
 
-use crate::core::{add_raw_block_hook, uc_err, EngineError};
+use crate::core::{add_raw_hook, uc_err, EngineError};
 use crate::machine::Machine;
 use crate::memory;
 
@@ -58,7 +58,14 @@ pub fn call(
         .map_err(uc_err("LR"))?;
     if empty_block_hook {
         // SAFETY: the empty hook ignores its user data.
-        unsafe { add_raw_block_hook(&uc, empty_hook, std::ptr::null_mut()) }?;
+        unsafe {
+            add_raw_hook(
+                &uc,
+                HookType::BLOCK,
+                empty_hook as *mut c_void,
+                std::ptr::null_mut(),
+            )
+        }?;
     }
     uc.emu_start((func | 1) as u64, done as u64, 0, 0)
         .map_err(uc_err("to run"))

@@ -177,6 +177,7 @@ macro_rules! keep_host_calls {
             ".word scen_wfi_periph",
             ".word scen_fault",
             ".word scen_read",
+            ".word scen_read_byte",
             ".word flash_unlock",
             ".word flash_program",
             ".word flash_erase",

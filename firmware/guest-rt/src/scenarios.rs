@@ -184,8 +184,40 @@ core::arch::global_asm!(
     "bx lr",
 );
 
+// The same with a byte load (16-bit `ldrb`), and on CPU1 a load inside an IT block.
+core::arch::global_asm!(
+    ".text",
+    ".thumb_func",
+    ".global fault_load_byte",
+    "fault_load_byte:",
+    ".global fault_insn_byte",
+    "fault_insn_byte:",
+    "ldrb r0, [r0]",
+    "bx lr",
+);
+
+// `it_load(addr, 1)`: r0 = [addr] + 5, the load conditional in an IT block that ends before
+// the branch; the block after the branch (`movs r2, #5`) must run unconditionally.
+#[cfg(target_abi = "eabihf")]
+core::arch::global_asm!(
+    ".text",
+    ".thumb_func",
+    ".global it_load",
+    "it_load:",
+    "cmp r1, #0",
+    "ite ne",
+    "ldrne r0, [r0]",
+    "moveq r0, #0",
+    "b 1f",
+    "1:",
+    "movs r2, #5",
+    "add r0, r2",
+    "bx lr",
+);
+
 extern "C" {
     fn fault_load(addr: u32) -> u32;
+    fn fault_load_byte(addr: u32) -> u32;
 }
 
 /// A load from `addr` through the 16-bit `ldr` at `fault_insn` (a HardFault resumes after
@@ -194,6 +226,15 @@ extern "C" {
 pub extern "C" fn scen_read(addr: u32) -> u32 {
     start(0);
     let v = unsafe { fault_load(addr) };
+    log_(2);
+    v
+}
+
+/// As `scen_read` with the byte load at `fault_insn_byte`.
+#[no_mangle]
+pub extern "C" fn scen_read_byte(addr: u32) -> u32 {
+    start(0);
+    let v = unsafe { fault_load_byte(addr) };
     log_(2);
     v
 }

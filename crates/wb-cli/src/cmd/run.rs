@@ -3,18 +3,20 @@
 //! exit reason (JSON with `--json`). Flash operations are streamed as they end.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use wb_machine::{Clocks, Config, CoreId, Exit, Machine, PowerCut, ResetCause, Uart};
+use wb_machine::{Clocks, Config, CoreId, Exit, Machine, Picos, PowerCut, ResetCause, Uart};
 use wb_periph::flash::OpRecord;
 
 use super::parse_addr;
+use crate::input_log::{self, Input, Recorder};
 use crate::serial::{self, Endpoint, Link};
 
 #[derive(clap::Args)]
@@ -75,19 +77,31 @@ pub struct Args {
     /// Attach USART1 to the host: "pty" (prints the pseudo-terminal's path for serial tools),
     /// "tcp:HOST:PORT" (listens; one client at a time) or "stdio". With a UART attached the
     /// run goes in real time (simulated time never ahead of the wall clock); host input makes
-    /// the run depend on when bytes arrive.
+    /// the run depend on when bytes arrive, so it cannot be repeated unless recorded with
+    /// --record-input.
     #[arg(long, value_parser = crate::serial::parse_endpoint)]
     uart1: Option<Endpoint>,
     /// Attach LPUART1 to the host, as --uart1.
     #[arg(long, value_parser = crate::serial::parse_endpoint)]
     lpuart1: Option<Endpoint>,
+    /// Record the host input of the attached UARTs in FILE: one JSON line per batch of bytes,
+    /// with the simulated time it entered the machine (picoseconds) and the port, e.g.
+    /// {"t_ps":2000000000,"port":"usart1","hex":"48414c"}, written as it happens.
+    #[arg(long, value_name = "FILE")]
+    record_input: Option<PathBuf>,
+    /// Replay the input recorded in FILE with --record-input: the same bytes at the same
+    /// simulated times, with no host end and no real-time pacing (as fast as it goes). With
+    /// the same images, device and options as the recorded run, the replay is cycle-exact
+    /// the same run: UART output, per-core cycles and instructions, flash.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["uart1", "lpuart1", "record_input"])]
+    replay_input: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
 /// Simulated time run between two exchanges with the host ends of the UARTs: 1 ms.
-const SLICE: u64 = 1_000_000_000;
+const SLICE: Picos = 1_000_000_000;
 
 fn parse_cut(s: &str) -> Result<PowerCut, String> {
     let (kind, n) = s
@@ -231,6 +245,22 @@ struct Report {
     cores: Vec<CoreReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     flash_ops: Option<Vec<FlashOp>>,
+    /// Bytes each UART transmitted during the run (hex), for the UARTs that sent any.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    uart_output: BTreeMap<&'static str, String>,
+    /// FNV-1a (64 bits) of flash and the option-byte area at the end of the run.
+    flash_digest: String,
+}
+
+const UARTS: [Uart; 2] = [Uart::Usart1, Uart::Lpuart1];
+
+fn fnv1a64<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    parts
+        .into_iter()
+        .flatten()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// Open the host ends the arguments ask for, and say where to connect.
@@ -248,21 +278,95 @@ fn open_links(a: &Args) -> Result<Vec<(Uart, Link)>> {
     Ok(links)
 }
 
-/// Move bytes between the machine's UARTs and their host ends.
-fn pump(m: &mut Machine, links: &[(Uart, Link)]) {
-    for (port, link) in links {
-        while let Ok(bytes) = link.from_host.try_recv() {
-            m.uart_send(*port, &bytes);
+/// Where the UARTs' input comes from.
+enum Host {
+    /// Nothing: the run goes as fast as it can.
+    None,
+    /// Host ends, in real time, their input optionally recorded.
+    Live {
+        links: Vec<(Uart, Link)>,
+        recorder: Option<Recorder>,
+    },
+    /// A record, replayed from `inputs[next]` on.
+    Replay {
+        path: PathBuf,
+        inputs: Vec<Input>,
+        next: usize,
+    },
+}
+
+impl Host {
+    /// Run the next slice. With host input the machine pauses only where that does not
+    /// change the run (`Machine::run_past`), so that a replay pausing just where input went
+    /// in is the same run as the recorded one, which paused at every slice.
+    fn run_slice(&self, m: &mut Machine, limit: Picos) -> Exit {
+        match self {
+            Host::None => m.run_until(limit),
+            Host::Live { .. } => m.run_past(limit.min((m.now() / SLICE + 1) * SLICE)),
+            Host::Replay { inputs, next, .. } => {
+                m.run_past(inputs.get(*next).map_or(limit, |i| i.at.min(limit)))
+            }
         }
-        let out = m.uart_take(*port);
-        if !out.is_empty() {
-            // The host end may have gone away; the device keeps running regardless.
-            let _ = link.to_host.send(out);
+    }
+
+    /// Take what the UARTs transmitted: to their host ends, and into `output` for the report.
+    fn take_output(&self, m: &mut Machine, output: &mut [Vec<u8>; 2]) {
+        for (i, port) in UARTS.into_iter().enumerate() {
+            let out = m.uart_take(port);
+            if out.is_empty() {
+                continue;
+            }
+            if let Host::Live { links, .. } = self {
+                if let Some((_, link)) = links.iter().find(|(p, _)| *p == port) {
+                    // The host end may have gone away; the device keeps running regardless.
+                    let _ = link.to_host.send(out.clone());
+                }
+            }
+            output[i].extend(out);
         }
+    }
+
+    /// Inject the input due now, at a pause between two slices.
+    fn inject(&mut self, m: &mut Machine) -> Result<()> {
+        match self {
+            Host::None => {}
+            Host::Live { links, recorder } => {
+                for (port, link) in links.iter() {
+                    while let Ok(bytes) = link.from_host.try_recv() {
+                        if let Some(r) = recorder.as_mut() {
+                            r.record(m.now(), *port, &bytes)?;
+                        }
+                        m.uart_send(*port, &bytes);
+                    }
+                }
+            }
+            Host::Replay { path, inputs, next } => {
+                while let Some(input) = inputs.get(*next).filter(|i| i.at <= m.now()) {
+                    if input.at != m.now() {
+                        bail!(
+                            "{}:{}: recorded at {} ps, but the replay paused at {} ps: this is \
+                             not the recorded run (same images, device and options?)",
+                            path.display(),
+                            input.line,
+                            input.at,
+                            m.now()
+                        );
+                    }
+                    m.uart_send(input.port, &input.bytes);
+                    *next += 1;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
+    // Check a replay before anything else happens.
+    let replay = match &a.replay_input {
+        Some(path) => Some((path.clone(), input_log::load(path)?)),
+        None => None,
+    };
     let clocks = if a.mhz == "rcc" {
         Clocks::Rcc
     } else {
@@ -342,17 +446,28 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let s = stream.clone();
         m.watch_flash(move |r| s.borrow_mut().ended(r));
     }
+    let mut host = match (replay, &a.record_input) {
+        (Some((path, inputs)), _) => Host::Replay {
+            path,
+            inputs,
+            next: 0,
+        },
+        (None, Some(_)) if links.is_empty() => {
+            bail!("--record-input: no UART is attached to the host (--uart1 or --lpuart1)")
+        }
+        (None, record) if !links.is_empty() => Host::Live {
+            links,
+            recorder: record.as_deref().map(Recorder::create).transpose()?,
+        },
+        (None, _) => Host::None,
+    };
     let limit = m.cpu1_cycles_from_now(a.max_cycles);
     let mut power_cuts = Vec::new();
+    let mut output: [Vec<u8>; 2] = Default::default();
     let (start_sim, start_wall) = (m.now(), std::time::Instant::now());
     let exit = loop {
-        let until = if links.is_empty() {
-            limit
-        } else {
-            limit.min(m.now() + SLICE)
-        };
-        let exit = m.run_until(until);
-        pump(&mut m, &links);
+        let exit = host.run_slice(&mut m, limit);
+        host.take_output(&mut m, &mut output);
         match exit {
             Exit::PowerCut(op) => power_cuts.push(format!(
                 "at {:.3} us{}",
@@ -360,16 +475,31 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 op.map(|n| format!(", flash operation {n}"))
                     .unwrap_or_default()
             )),
-            Exit::Limit if until < limit => {
-                // Real time: wait until the wall clock catches up with the simulation.
-                let sim = std::time::Duration::from_nanos((m.now() - start_sim) / 1000);
-                if let Some(ahead) = sim.checked_sub(start_wall.elapsed()) {
-                    std::thread::sleep(ahead);
+            Exit::Limit if m.now() < limit => {
+                host.inject(&mut m)?;
+                if let Host::Live { .. } = host {
+                    // Real time: wait until the wall clock catches up with the simulation.
+                    let sim = std::time::Duration::from_nanos((m.now() - start_sim) / 1000);
+                    if let Some(ahead) = sim.checked_sub(start_wall.elapsed()) {
+                        std::thread::sleep(ahead);
+                    }
                 }
             }
             exit => break exit,
         }
     };
+    if let Host::Replay { inputs, next, .. } = &host {
+        if let Some(first) = inputs.get(*next) {
+            eprintln!(
+                "wbemu: warning: {} recorded input(s) from line {} on were not replayed: the run \
+                 ended at {:.3} us, before {:.3} us (were the run's options the ones recorded?)",
+                inputs.len() - next,
+                first.line,
+                m.now() as f64 / 1e6,
+                first.at as f64 / 1e6
+            );
+        }
+    }
     if let Some(cut) = a.cut_power {
         if power_cuts.is_empty() {
             eprintln!("wbemu: warning: --cut-power {cut:?} never happened (run ended first)");
@@ -386,7 +516,23 @@ pub fn run(a: Args) -> Result<ExitCode> {
     for r in &log[ended..] {
         stream.write_json(r);
     }
+    let device = m.device();
     let report = Report {
+        uart_output: UARTS
+            .iter()
+            .zip(&output)
+            .filter(|(_, out)| !out.is_empty())
+            .map(|(port, out)| {
+                (
+                    port.name(),
+                    out.iter().map(|b| format!("{b:02x}")).collect(),
+                )
+            })
+            .collect(),
+        flash_digest: format!(
+            "{:016x}",
+            fnv1a64([&device.flash[..], &device.option_bytes[..]])
+        ),
         exit: exit.describe(),
         simulated_us: m.now() as f64 / 1e6,
         power_cuts,
@@ -427,6 +573,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         for cut in &report.power_cuts {
             println!("power cut {cut}; powered on again");
+        }
+        for (port, out) in UARTS.iter().zip(&output).filter(|(_, o)| !o.is_empty()) {
+            println!(
+                "{} sent {} bytes: \"{}\"",
+                port.name(),
+                out.len(),
+                out.escape_ascii()
+            );
         }
         if a.trace_flash {
             // Each ended operation was printed as it ended; say which were still running.

@@ -8,7 +8,7 @@ use core::ptr::{read_volatile, write_volatile};
 use guest_rt::mailbox::*;
 use guest_rt::*;
 
-guest_rt::keep_host_calls!("bench_flash", "scen_fp");
+guest_rt::keep_host_calls!("bench_flash", "scen_fp", "it_load");
 
 core::arch::global_asm!(
     r#"
