@@ -22,7 +22,7 @@ enum Command {
     /// The end-to-end demo: a virgin device's FUS installs the sample wireless stack.
     Demo(cmd::demo::Args),
     /// Run images on the emulated device, headless, and report per-core figures.
-    Run(cmd::run::Args),
+    Run(Box<cmd::run::Args>),
     /// Measure emulation speed against raw unicorn in the same process.
     Bench(cmd::bench::Args),
     /// Create, inspect and edit device files (flash, option bytes, OTP of one chip).
@@ -42,7 +42,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a),
-        Command::Run(a) => cmd::run::run(a),
+        Command::Run(a) => cmd::run::run(*a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Device(a) => cmd::device::run(a),
         Command::Image(a) => cmd::image::run(a),
