@@ -297,7 +297,8 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
     let mut fus_state = fus_record(&m).map(|r| (r[rec::OP], r[rec::PHASE], r[rec::ERROR]));
     let mut ended_at = None;
     while m.now() < a.max_ms * MS && ended_at.is_none_or(|t| m.now() < t + 4 * SLICE) {
-        m.run_until(m.now() + SLICE);
+        // Pauses that change nothing: the narration does not alter the run it tells.
+        m.run_past(m.now() + SLICE);
         let now = m.now();
         let mut slice: Vec<(u64, &'static str, String)> = Vec::new();
         let mut loaded_at = now;
