@@ -350,20 +350,7 @@ fn power_cuts_during_an_install_resume_to_the_end() {
     let (mut p, _) = with_image(&img);
     let before = p.m.flash_log().len();
     assert_eq!(upgrade(&mut p), None);
-    // Four each of: state-record programs, page erases, stack programs (spread out).
-    let journal = layout::page_address(layout::FUS_RECORD_PAGES[0])
-        ..layout::page_address(layout::FUS_KEY_PAGE);
-    let log = &p.m.flash_log()[before..];
-    let of = |f: &dyn Fn(&wb_periph::flash::OpRecord) -> bool| -> Vec<u64> {
-        let v: Vec<u64> = log.iter().filter(|r| f(r)).map(|r| r.seq).collect();
-        (0..4).map(|k| v[k * (v.len() - 1) / 3]).collect()
-    };
-    let points = [
-        of(&|r| r.kind == "program" && journal.contains(&r.address)),
-        of(&|r| r.kind.ends_with("erase")),
-        of(&|r| r.kind == "program" && !journal.contains(&r.address)),
-    ]
-    .concat();
+    let points = cut_points(&p.m.flash_log()[before..], 4);
     for (k, &seq) in points.iter().enumerate() {
         let (mut p, _) = with_image(&img);
         p.m.arm_power_cut(PowerCut::DuringOp(seq), k as u64);
@@ -376,5 +363,97 @@ fn power_cuts_during_an_install_resume_to_the_end() {
         }
         assert_eq!(outcome, None, "cut during op {seq}: the stack runs");
         assert_installed(&p, &WS_1_0_0, false);
+    }
+}
+
+/// `per_kind` flash operations each of: state-record programs, page erases, other programs,
+/// spread evenly over `log` (fewer when there are none of a kind; option-byte programs are
+/// left out: see above).
+fn cut_points(log: &[wb_periph::flash::OpRecord], per_kind: usize) -> Vec<u64> {
+    let journal = layout::page_address(layout::FUS_RECORD_PAGES[0])
+        ..layout::page_address(layout::FUS_KEY_PAGE);
+    let of = |f: &dyn Fn(&wb_periph::flash::OpRecord) -> bool| -> Vec<u64> {
+        let v: Vec<u64> = log.iter().filter(|r| f(r)).map(|r| r.seq).collect();
+        if v.is_empty() {
+            return v; // a delete programs nothing but records
+        }
+        (0..per_kind)
+            .map(|k| v[k * (v.len() - 1) / (per_kind - 1).max(1)])
+            .collect()
+    };
+    [
+        of(&|r| r.kind == "program" && journal.contains(&r.address)),
+        of(&|r| r.kind.ends_with("erase")),
+        of(&|r| r.kind == "program" && !journal.contains(&r.address)),
+    ]
+    .concat()
+}
+
+/// Power cuts during an upgrade that relocates the stack (1.0.0 → 1.1.0) and during a
+/// delete, each one tearing a record program, an erase or a stack program: the upgrade
+/// resumes to the end, the delete too. (Sweeps of 60 upgrade points and of every delete
+/// operation pass as well.)
+#[test]
+fn power_cuts_during_an_upgrade_and_a_delete_resume_to_the_end() {
+    use wb_machine::PowerCut;
+    let (mut p, _) = with_image(&WS_1_0_0.image());
+    assert_eq!(upgrade(&mut p), None);
+    back_to_fus(&mut p);
+    let img = WS_1_1_0.image();
+    assert!(p.m.poke(download_address(0xF0, img.len()), &img));
+    let ready = p.m.snapshot();
+    let before = p.m.flash_log().len();
+    assert_eq!(upgrade(&mut p), None);
+    for seq in cut_points(&p.m.flash_log()[before..], 2) {
+        p.m.restore(&ready);
+        p.power_cuts.clear();
+        p.m.arm_power_cut(PowerCut::DuringOp(seq), seq);
+        p.command(FUS_FW_UPGRADE, &[], 10 * MS).expect("answer");
+        let mut outcome = p.poll(30_000 * MS);
+        if outcome == Some((0, 0)) {
+            // Cut before the request was recorded: it is lost, and sent again.
+            outcome = upgrade(&mut p);
+        }
+        assert_eq!(outcome, None, "cut during op {seq}: the stack runs");
+        assert_eq!(p.power_cuts, [Some(seq)]);
+        assert_installed(&p, &WS_1_1_0, false);
+    }
+
+    back_to_fus(&mut p);
+    let installed = p.m.snapshot();
+    let before = p.m.flash_log().len();
+    assert_eq!(
+        p.command(FUS_FW_DELETE, &[], 10 * MS).expect("answer")[6],
+        0x00
+    );
+    assert_eq!(p.poll(10_000 * MS), Some((0, 0)));
+    let first = p.m.flash_log()[before].seq;
+    for seq in cut_points(&p.m.flash_log()[before..], 3) {
+        p.m.restore(&installed);
+        p.power_cuts.clear();
+        p.m.arm_power_cut(PowerCut::DuringOp(seq), seq);
+        assert_eq!(
+            p.command(FUS_FW_DELETE, &[], 10 * MS).expect("answer")[6],
+            0x00
+        );
+        assert_eq!(p.poll(10_000 * MS), Some((0, 0)), "cut during op {seq}");
+        assert_eq!(p.power_cuts, [Some(seq)]);
+        if p.options().0 != 0xF4 && seq == first {
+            // Cut before the request was recorded: it is lost, and sent again.
+            assert_eq!(
+                p.command(FUS_FW_DELETE, &[], 10 * MS).expect("answer")[6],
+                0x00
+            );
+            assert_eq!(p.poll(10_000 * MS), Some((0, 0)));
+        }
+        assert_eq!(
+            p.options(),
+            (0xF4, layout::FUS_SRRVR),
+            "cut during op {seq}"
+        );
+        assert!(
+            erased(&p, WS_1_1_0.link_address, layout::FUS_VECTOR),
+            "cut during op {seq}: stack erased"
+        );
     }
 }
