@@ -89,13 +89,10 @@ fn usart1_console_echoes_host_bytes_at_the_line_rate() {
     assert_eq!(b.m.uart_take(Uart::Usart1), b"M");
 }
 
-/// AES1 secure mode: CPU2 loads a key and sets SYSCFG_SIPCR.SAES1 (as FUS does when it loads
-/// a user key); CPU1 can no longer read or write the key registers but still encrypts with
-/// the key through the data registers.
-#[test]
-fn cpu1_uses_but_cannot_recover_an_aes1_key_cpu2_loaded() {
-    const AES1: u32 = 0x5006_0000;
-    const SIPCR: u32 = 0x4001_0110;
+const AES1: u32 = 0x5006_0000;
+
+/// Both cores at their run clocks (64 / 32 MHz), as for the AES timing.
+fn aes_bench() -> Bench {
     let config = Config {
         clocks: wb_machine::Clocks::Fixed {
             cpu1_hz: 64_000_000,
@@ -103,7 +100,16 @@ fn cpu1_uses_but_cannot_recover_an_aes1_key_cpu2_loaded() {
         },
         ..Config::default()
     };
-    let mut b = Bench::new(config, &[Cpu1, Cpu2]);
+    Bench::new(config, &[Cpu1, Cpu2])
+}
+
+/// AES1 secure mode: CPU2 loads a key and sets SYSCFG_SIPCR.SAES1 (as FUS does when it loads
+/// a user key); CPU1 can no longer read or write the key registers but still encrypts with
+/// the key through the data registers.
+#[test]
+fn cpu1_uses_but_cannot_recover_an_aes1_key_cpu2_loaded() {
+    const SIPCR: u32 = 0x4001_0110;
+    let mut b = aes_bench();
     // FIPS-197 C.1: key 00 01 .. 0f; KEYR0 holds the key's least significant word.
     let key = [0x0C0D_0E0F, 0x0809_0A0B, 0x0405_0607, 0x0001_0203];
     b.call(Cpu2, "sys_write32", &[0x5800_014C, 1 << 16]); // C2AHB2ENR.AES1EN
@@ -148,15 +154,7 @@ fn cpu1_uses_but_cannot_recover_an_aes1_key_cpu2_loaded() {
 /// AES registers take word accesses only: an AHB error).
 #[test]
 fn a_load_a_peripheral_refuses_faults_on_the_load() {
-    const AES1: u32 = 0x5006_0000;
-    let config = Config {
-        clocks: wb_machine::Clocks::Fixed {
-            cpu1_hz: 64_000_000,
-            cpu2_hz: 32_000_000,
-        },
-        ..Config::default()
-    };
-    let mut b = Bench::new(config, &[Cpu1, Cpu2]);
+    let mut b = aes_bench();
     b.call(Cpu2, "sys_write32", &[0x5800_014C, 1 << 16]); // C2AHB2ENR.AES1EN
     let insn = b.sym(Cpu2, "fault_insn");
     let (v, _) = b.call(Cpu2, "scen_read", &[AES1 + 0x3FC]);
