@@ -29,7 +29,7 @@ impl Crc {
     pub fn feed(&mut self, addr: u32, len: u32) {
         let mut a = addr;
         let end = addr + len;
-        while a < end && a % 4 != 0 {
+        while a < end && !a.is_multiple_of(4) {
             write8(crc::DR, crate::hw::read8(a));
             a += 1;
         }

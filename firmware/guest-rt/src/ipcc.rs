@@ -86,7 +86,7 @@ pub extern "C" fn ipcc_client(rounds: u32) -> u32 {
 pub extern "C" fn Ipcc1TxIrq() {
     if read32(C1MR) & (CH2 << 16) == 0 && read32(C1TOC2SR) & CH2 == 0 {
         set_bits(C1MR, CH2 << 16);
-        log(addr_of_mut!(IPCC_LOG), read32(CMD_BUF));
+        unsafe { log(addr_of_mut!(IPCC_LOG), read32(CMD_BUF)) };
         bump();
     }
 }
@@ -96,7 +96,7 @@ pub extern "C" fn Ipcc1TxIrq() {
 #[no_mangle]
 pub extern "C" fn Ipcc1RxIrq() {
     if read32(C2TOC1SR) & !read32(C1MR) & CH2 != 0 {
-        log(addr_of_mut!(IPCC_LOG), read32(EVT_BUF));
+        unsafe { log(addr_of_mut!(IPCC_LOG), read32(EVT_BUF)) };
         write32(C1SCR, CH2);
         if read32(C1TOC2SR) & CH4 == 0 {
             write32(C1SCR, CH4 << 16);

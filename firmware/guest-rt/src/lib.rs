@@ -115,6 +115,12 @@ pub struct Log {
     pub items: [u32; 31],
 }
 
+impl Default for Log {
+    fn default() -> Log {
+        Log::new()
+    }
+}
+
 impl Log {
     pub const fn new() -> Log {
         Log {
@@ -125,7 +131,10 @@ impl Log {
 }
 
 /// Append `v` to `log` (callable from handlers: volatile, no locking needed on one core).
-pub fn log(log: *mut Log, v: u32) {
+///
+/// # Safety
+/// `log` points to a `Log` that lives as long as the program (a static).
+pub unsafe fn log(log: *mut Log, v: u32) {
     unsafe {
         let n = read_volatile(addr_of!((*log).len));
         if (n as usize) < 31 {
@@ -135,7 +144,11 @@ pub fn log(log: *mut Log, v: u32) {
     }
 }
 
-pub fn log_clear(log: *mut Log) {
+/// Empty `log`.
+///
+/// # Safety
+/// As for [`log`].
+pub unsafe fn log_clear(log: *mut Log) {
     unsafe { write_volatile(addr_of_mut!((*log).len), 0) };
 }
 

@@ -20,7 +20,7 @@ const MODE_NESTED: u32 = 1;
 const MODE_LOCKUP: u32 = 2;
 
 fn log_(v: u32) {
-    log(addr_of_mut!(LOG), v);
+    unsafe { log(addr_of_mut!(LOG), v) };
 }
 
 fn start(mode: u32) {
@@ -64,8 +64,11 @@ pub extern "C" fn SysTickHandler() {
 }
 
 /// HardFault with the stacked frame in r0 (see the entry stub of each program).
+///
+/// # Safety
+/// `frame` is the exception frame the core stacked for this HardFault.
 #[no_mangle]
-pub extern "C" fn hard_fault_frame(frame: *mut u32) {
+pub unsafe extern "C" fn hard_fault_frame(frame: *mut u32) {
     if unsafe { read_volatile(addr_of_mut!(MODE)) } == MODE_LOCKUP {
         read32(0x3000_0000); // a fault inside HardFault: the core locks up
     }

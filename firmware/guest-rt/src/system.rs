@@ -81,7 +81,10 @@ pub extern "C" fn sys_reset() -> ! {
     unsafe { core::arch::asm!("dsb") };
     write32(SCB_AIRCR, 0x05FA_0004);
     unsafe { core::arch::asm!("dsb") };
-    loop {}
+    // The reset takes a few cycles to come.
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// HAL_FLASH_OB_Unlock + write one option register + HAL_FLASH_OB_Launch-style OPTSTRT, wait,
@@ -102,7 +105,9 @@ pub extern "C" fn sys_program_option(register: u32, value: u32) -> u32 {
         return errors;
     }
     set_bits(FLASH_CR, 1 << 27); // OBL_LAUNCH
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// A 32-bit read through this core's bus (registers the host cannot peek).
