@@ -83,6 +83,46 @@ fn a_core_fetching_from_flash_stalls_during_an_erase() {
     assert!(b.m.stats(Cpu1).insns < 10_000, "{:?}", b.m.stats(Cpu1));
 }
 
+/// Code in SRAM reading flash while the other core erases it: the read waits for the erase
+/// and sees the erased word, though the same page was read (and mapped) just before.
+#[test]
+fn code_in_sram_reading_flash_during_an_erase_stalls_until_it_ends() {
+    use wb_machine::RegisterARM::{LR, PC, R0};
+    let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1, Cpu2]);
+    assert!(b.m.poke(ADDR, &0x1234_5678u32.to_le_bytes()));
+    // ldr r0, [r0]; bx lr
+    const CODE: u32 = 0x2000_8000;
+    assert!(b.m.poke(CODE, &[0x00, 0x68, 0x70, 0x47]));
+    let done = b.sym(Cpu2, "call_done");
+    let read = |b: &mut Bench| {
+        let c = b.m.core_mut(Cpu2);
+        c.set_reg(R0, ADDR);
+        c.set_reg(LR, done | 1);
+        c.set_reg(PC, CODE);
+        b.m.set_breakpoints(Cpu2, &[done]);
+        let start = b.time(Cpu2);
+        assert_eq!(
+            b.m.run_until(start + 100_000_000_000),
+            Exit::Breakpoint(Cpu2, done)
+        );
+        (b.m.core(Cpu2).reg(R0), b.time(Cpu2) - start)
+    };
+    let (before, t) = read(&mut b);
+    assert_eq!(before, 0x1234_5678);
+    assert!(t < 1_000_000, "{t} ps");
+    // Page erase from the debug port (CPU1's registers): KEYR, then PER | PNB | STRT.
+    for w in [0x4567_0123, 0xCDEF_89AB] {
+        assert!(b.m.debug_write32(0x5800_4008, w));
+    }
+    assert!(b.m.debug_write32(0x5800_4014, (1 << 16) | (PAGE << 3) | 2));
+    let (after, t) = read(&mut b);
+    assert_eq!(after, 0xFFFF_FFFF, "the erased word");
+    assert!(
+        (20_000_000_000..23_000_000_000).contains(&t),
+        "the read waited for the 22 ms erase: {t} ps"
+    );
+}
+
 fn secure_options() -> OptionBytes {
     let mut o = OptionBytes::default();
     o.set(reg::SFR, 0xF4); // secure flash from page 0xF4, FSD = 0

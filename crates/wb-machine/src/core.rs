@@ -282,8 +282,13 @@ pub struct CoreState {
     pub boot_alias: BootAlias,
     /// `boot_alias.region()`, kept at hand for the block hook (set when the alias is mapped).
     alias: Region,
-    /// What the TLB fill hook lets this core reach (secure areas, flash busy, ECC pages).
+    /// What this core may reach now (secure areas, flash busy, ECC pages).
     pub(crate) view: View,
+    /// The view the TLB's entries were filled under (the TLB fill hook translates with it).
+    /// It catches up with `view`, flushing the TLB, only before the core runs code that could
+    /// see the difference: a core whose code is in flash does not run while the flash is busy,
+    /// so the two view changes of every flash operation cost it no flush at all.
+    tlb_view: View,
     /// Physical addresses of the flash double-words with ECC errors, sorted: blocks fetched
     /// over them are checked. Empty in the normal case, where the block hook pays one compare.
     ecc_dws: Vec<u32>,
@@ -682,6 +687,7 @@ impl Core {
             boot_alias,
             alias: boot_alias.region(),
             view: View::default(),
+            tlb_view: View::default(),
             ecc_dws: Vec::new(),
             blocks: 0,
             budget: 0,
@@ -820,7 +826,7 @@ impl Core {
                     drop_it_state(uc.get_handle());
                 }
                 let st = uc.get_data();
-                let (paddr, perms) = st.view.translate(st.physical(addr as u32), ty);
+                let (paddr, perms) = st.tlb_view.translate(st.physical(addr as u32), ty);
                 Some(TlbEntry {
                     paddr: paddr as u64,
                     perms,
@@ -1067,7 +1073,9 @@ impl Core {
             st.stop = None;
             st.fault_addr = None;
         }
-        let pc = self.pc() as u64 | 1;
+        let pc = self.pc();
+        self.sync_tlb(pc);
+        let pc = pc as u64 | 1;
         let res = self.uc.emu_start(pc, 0, 0, 0);
         let st = self.uc.get_data_mut();
         st.taken_extra = 0;
@@ -1113,15 +1121,27 @@ impl Core {
         self.uc.get_data_mut().invalidate(start, end);
     }
 
-    /// Install a new view of memory (flushing the TLB when it changed).
+    /// Install a new view of memory; the TLB follows before the core next runs (`run_slice`).
     pub(crate) fn set_view(&mut self, view: View) {
-        if self.state().view != view {
-            self.state_mut().view = view;
-            let _ = self.uc.ctl_flush_tlb();
+        self.state_mut().view = view;
+    }
+
+    /// Bring the TLB to the current view before running from `pc`, unless the core is about
+    /// to stall on a busy flash: its first block hook stops it before any access (the fetch
+    /// needed to translate that block goes through the old, still valid view).
+    fn sync_tlb(&mut self, pc: u32) {
+        let st = self.uc.get_data();
+        if st.tlb_view == st.view || (st.view.flash_busy && st.in_flash(pc)) {
+            return;
         }
+        let st = self.uc.get_data_mut();
+        st.tlb_view = st.view.clone();
+        let _ = self.uc.ctl_flush_tlb();
     }
 
     pub fn flush_all_code(&mut self) {
+        let st = self.uc.get_data_mut();
+        st.tlb_view = st.view.clone();
         let _ = self.uc.ctl_flush_tlb();
         let _ = self.uc.ctl_flush_tb();
         self.uc.get_data_mut().cache.clear();
