@@ -90,7 +90,7 @@ impl Probe {
         assert!(
             matches!(exit, Exit::Limit | Exit::Halted),
             "run ended: {}",
-            exit.describe()
+            exit
         );
     }
 

@@ -1,6 +1,7 @@
 //! `wbemu`: the STM32WB55 emulator command line. One subcommand per file in `cmd/`.
 
 mod cmd;
+mod files;
 mod input_log;
 mod serial;
 
@@ -31,12 +32,34 @@ enum Command {
     Image(cmd::image::Args),
     /// Generate key files for `wbemu image`.
     Keys(cmd::keys::Args),
+    /// List or export the guest programs built into wbemu (operator, FUS, sample stacks...).
+    Firmware(cmd::firmware::Args),
+}
+
+/// Log lines carry the simulated time of the machine that logged (and the host time since
+/// start): `host 0.412s sim 1766.123456ms`.
+struct SimulatedTime(std::time::Instant);
+
+impl tracing_subscriber::fmt::time::FormatTime for SimulatedTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let sim = wb_periph::log_clock::now();
+        write!(
+            w,
+            "host {:.3}s sim {:.6}ms",
+            self.0.elapsed().as_secs_f64(),
+            sim as f64 / 1e9
+        )
+    }
 }
 
 fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("WBEMU_LOG"))
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not in a log file.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_timer(SimulatedTime(std::time::Instant::now()))
         .init();
     quiet_broken_pipe();
     let cli = Cli::parse();
@@ -47,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::Device(a) => cmd::device::run(a),
         Command::Image(a) => cmd::image::run(a),
         Command::Keys(a) => cmd::keys::run(a),
+        Command::Firmware(a) => cmd::firmware::run(a),
     };
     match result {
         Ok(code) => code,

@@ -35,7 +35,7 @@ fn device_files_are_made_inspected_and_edited() {
         serde_json::from_str(&ok(&["device", "info", d, "--json"])).unwrap();
     assert_eq!(info["cpu2_boot_vector"], "0x08080000");
     assert_eq!(info["erased_pages"], 256);
-    assert_eq!(info["rdp_level"], "0");
+    assert_eq!(info["rdp_level"], 0);
 
     ok(&["device", "write", d, "0x08001000", "--hex", "de ad be ef"]);
     let dump = ok(&["device", "read", d, "0x08001000", "8"]);
@@ -245,7 +245,7 @@ fn demo_installs_the_sample_stack_on_a_virgin_device() {
         "CPU2 boots the wireless stack at 0x080f0000",
         "cpu1 | ready ws (ws table) 1.0.0",
         "echo 0x5742454d -> status 0x00 echo 0x5742454d",
-        "stack installed and running",
+        "stack 1.0.0 installed and running",
     ] {
         match out[at..].find(line) {
             Some(i) => at += i + line.len(),
@@ -262,6 +262,22 @@ fn demo_installs_the_sample_stack_on_a_virgin_device() {
     assert!(events
         .iter()
         .any(|e| e["source"] == "fus" && e["text"] == "phase 6: checking the plaintext CRC"));
+    // Events carry typed fields beside their text.
+    let check = events
+        .iter()
+        .find(|e| e["kind"] == "fus_phase" && e["phase"] == 6)
+        .expect("phase 6 event");
+    assert_eq!(check["operation"], "install");
+    assert_eq!(check["phase_name"], "checking the plaintext CRC");
+    assert!(events.iter().any(|e| e["kind"] == "boot"
+        && e["core"] == "cpu2"
+        && e["firmware"] == "the wireless stack"
+        && e["vector"] == "0x080f0000"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "option_load" && e["sfsa"] == "0xf0"));
+    assert_eq!(v["running"], "wireless stack 1.0.0");
+    assert!(v["failure"].is_null());
     // The temp-dir device is gone unless --keep.
     let device = std::path::PathBuf::from(v["device"].as_str().unwrap());
     assert!(!device.exists(), "{} left behind", device.display());
@@ -379,8 +395,9 @@ fn serial_input_from_tcp_is_recorded_and_replays_cycle_exactly() {
     stderr.read_to_string(&mut rest).unwrap();
     assert!(out.status.success(), "{rest}");
     let recorded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(recorded["uart_output"]["usart1"], hex(echoed));
-    assert_eq!(recorded["exit"], "limit reached");
+    assert_eq!(recorded["uart_output"]["usart1"]["hex"], hex(echoed));
+    assert_eq!(recorded["uart_output"]["usart1"]["text"], "wbemu\r\nIBMy:111");
+    assert_eq!(recorded["exit"]["kind"], "cycle_limit");
 
     // Every batch is in the record, in order, with its simulated time.
     let text = std::fs::read_to_string(&record).unwrap();

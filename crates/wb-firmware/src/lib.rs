@@ -25,6 +25,62 @@ pub const WS_1_0_0: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ws-1.0.0.e
 /// The sample wireless stack 1.1.0 (CPU2), larger, linked where the FUS installs it.
 pub const WS_1_1_0: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ws-1.1.0.elf"));
 
+/// A guest program built into wbemu.
+pub struct Guest {
+    /// File-name stem (`wbemu firmware export` writes NAME.elf).
+    pub name: &'static str,
+    /// The core it runs on: "cpu1" (Cortex-M4) or "cpu2" (Cortex-M0+).
+    pub core: &'static str,
+    pub about: &'static str,
+    pub elf: &'static [u8],
+}
+
+/// Every guest program built from `firmware/`.
+pub const GUESTS: [Guest; 7] = [
+    Guest {
+        name: "operator",
+        core: "cpu1",
+        about: "drives the FUS from a script at 0x08010000, logs on USART1 (wbemu demo)",
+        elf: OPERATOR,
+    },
+    Guest {
+        name: "fus",
+        core: "cpu2",
+        about: "the FUS at 0x080F4000 (in the virgin preset)",
+        elf: FUS,
+    },
+    Guest {
+        name: "ws-1.0.0",
+        core: "cpu2",
+        about: "sample wireless stack 1.0.0, 16 KiB, linked at 0x080F0000",
+        elf: WS_1_0_0,
+    },
+    Guest {
+        name: "ws-1.1.0",
+        core: "cpu2",
+        about: "sample wireless stack 1.1.0, 132 KiB, linked at 0x080D3000",
+        elf: WS_1_1_0,
+    },
+    Guest {
+        name: "boot-counter",
+        core: "cpu1",
+        about: "appends a record to the flash page at 0x080C0000 at every boot",
+        elf: BOOT_COUNTER,
+    },
+    Guest {
+        name: "cpu1-tests",
+        core: "cpu1",
+        about: "CPU1 test program: cycle cases, interrupts and faults, the ping-pong demo",
+        elf: CPU1_TESTS,
+    },
+    Guest {
+        name: "cpu2-tests",
+        core: "cpu2",
+        about: "CPU2 test program: cycle cases, interrupts and faults, the ping-pong peer",
+        elf: CPU2_TESTS,
+    },
+];
+
 /// Vector table of the CPU1 test program (start of flash).
 pub const CPU1_TESTS_VECTORS: u32 = 0x0800_0000;
 /// Vector table of the CPU2 test program.

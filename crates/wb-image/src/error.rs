@@ -10,8 +10,8 @@ use wb_proto::fus::FusError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written (the OS error follows as the source).
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -51,8 +51,8 @@ pub enum Error {
     /// A build option is not allowed (e.g. an NVM size with footer type 1).
     #[error("build option: {0}")]
     Option(String),
-    /// A footer could not be encoded.
-    #[error("encoding a footer: {0}")]
+    /// A footer could not be encoded (the codec's error follows as the source).
+    #[error("encoding a footer")]
     Proto(#[from] wb_proto::Error),
     /// The input holds no image element (no valid image footer was found by the scan).
     #[error("no image found: {0}")]

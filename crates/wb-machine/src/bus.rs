@@ -210,6 +210,7 @@ impl Shared {
     }
 
     pub fn read(&mut self, target: Target, offset: u32, access: Access) -> Result<u32, BusError> {
+        wb_periph::log_clock::set(access.now);
         if let Target::Device(i) = target {
             if self.closed(i, offset, access) {
                 return Err(BusError::Denied);
@@ -230,6 +231,7 @@ impl Shared {
         value: u32,
         access: Access,
     ) -> Result<(), BusError> {
+        wb_periph::log_clock::set(access.now);
         if let Target::Device(i) = target {
             if self.closed(i, offset, access) {
                 return Err(BusError::Denied);
@@ -259,6 +261,7 @@ impl Shared {
     }
 
     pub fn advance(&mut self, now: Picos) {
+        wb_periph::log_clock::set(now);
         let (flash, mut mem) = self.flash_parts();
         flash.advance(now, &mut mem);
         catch_up(&mut self.rcc, now);

@@ -43,9 +43,11 @@ pub struct Device {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
-    #[error("cannot read or write the device file: {0}")]
+    /// The OS error follows as the source (printed once, after this).
+    #[error("cannot read or write the device file")]
     Io(#[from] std::io::Error),
-    #[error("not a wbemu device file (magic {found:02x?}, expected \"WBEMUDEV\")")]
+    #[error("not a wbemu device file: it starts with {} (\"{}\"), not \"WBEMUDEV\"",
+        hex_bytes(found), found.escape_ascii())]
     Magic { found: Vec<u8> },
     #[error(
         "device file format version {0} is not supported (this wbemu reads version {VERSION})"
@@ -61,6 +63,11 @@ pub enum DeviceError {
     Missing(&'static str),
     #[error("address range {addr:#010x}+{len:#x} is not in the device's persistent memory (flash 0x08000000-0x080fffff, OTP/engineering 0x1fff7000-0x1fff7fff, option bytes 0x1fff8000-0x1fff8fff)")]
     Range { addr: u32, len: usize },
+}
+
+/// `57 42 45 4d`: bytes as hex, spaced.
+fn hex_bytes(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 /// The persistent regions, with their section tags.
@@ -252,32 +259,37 @@ impl Device {
         Device::decode(&std::fs::read(path)?)
     }
 
-    /// Write the file atomically: a temporary file beside it, synced, then renamed over it. A
-    /// crash leaves either the old file or the new one.
+    /// Write the file atomically (see [`write_atomically`]).
     pub fn save(&self, path: &Path) -> Result<(), DeviceError> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.encode())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        Ok(result?)
+        Ok(write_atomically(path, &self.encode())?)
     }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside it, synced, then renamed over
+/// it. A crash or an error leaves either the old file or the new one, never half of one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn locate(addr: u32, len: usize) -> Result<(Region, usize), DeviceError> {

@@ -17,6 +17,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod raw;
+pub mod registers;
 pub mod scs;
 pub mod timing;
 pub mod view;
@@ -26,6 +27,7 @@ pub use crate::chip::{ChipConfig, Uart};
 pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
 pub use crate::device::{Device, DeviceError};
+pub use crate::registers::{CoreRegisters, FaultStatus};
 pub use crate::machine::{
     Boot, BootCause, Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot,
     DEFAULT_SAFEBOOT_VECTOR,

@@ -9,7 +9,8 @@ use crate::memory::Memories;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: cannot read: {source}")]
+    /// The OS error follows as the source.
+    #[error("{path}: cannot read")]
     Io {
         path: PathBuf,
         source: std::io::Error,

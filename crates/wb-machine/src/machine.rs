@@ -102,16 +102,16 @@ pub enum PowerCut {
     AfterOp(u64),
 }
 
-impl Exit {
-    pub fn describe(&self) -> String {
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Exit::Limit => "limit reached".into(),
-            Exit::Halted => "all cores halted".into(),
-            Exit::Lockup(c) => format!("{c} locked up"),
-            Exit::Breakpoint(c, a) => format!("{c} hit breakpoint at {a:#010x}"),
-            Exit::Bkpt(c, a) => format!("{c} executed BKPT at {a:#010x}"),
-            Exit::PowerCut(Some(n)) => format!("power cut during flash operation {n}"),
-            Exit::PowerCut(None) => "power cut".into(),
+            Exit::Limit => write!(f, "limit reached"),
+            Exit::Halted => write!(f, "all cores halted"),
+            Exit::Lockup(c) => write!(f, "{c} locked up"),
+            Exit::Breakpoint(c, a) => write!(f, "{c} hit breakpoint at {a:#010x}"),
+            Exit::Bkpt(c, a) => write!(f, "{c} executed BKPT at {a:#010x}"),
+            Exit::PowerCut(Some(n)) => write!(f, "power cut during flash operation {n}"),
+            Exit::PowerCut(None) => write!(f, "power cut"),
         }
     }
 }
@@ -147,6 +147,9 @@ pub struct Machine {
     flash_watch: Option<(FlashWatcher, usize)>,
     /// Every start of a core from reset, oldest first.
     boots: Vec<Boot>,
+    /// A run stops when this core's cycle counter reaches this count (see
+    /// [`Machine::set_cycle_limit`]).
+    cycle_limit: Option<(usize, u64)>,
 }
 
 /// A core starting from reset: after a system reset, or CPU2 released by C2BOOT.
@@ -237,6 +240,7 @@ impl Machine {
             power_cut_when: None,
             boots: Vec::new(),
             flash_watch: None,
+            cycle_limit: None,
         };
         for (target, base, size) in SYSTEM_WINDOWS {
             for c in &mut m.cores {
@@ -293,6 +297,11 @@ impl Machine {
             pc: c.pc(),
             run: st.run,
         }
+    }
+
+    /// Core `id`'s registers and fault status, as a debugger would read them.
+    pub fn registers(&self, id: CoreId) -> crate::registers::CoreRegisters {
+        crate::registers::CoreRegisters::of(self.core(id))
     }
 
     /// Attach a peripheral at `base`, with its interrupt lines routed as `routes` say.
@@ -840,6 +849,20 @@ impl Machine {
         self.run(limit, false)
     }
 
+    /// Stop every run once `core` has counted `cycles` cycles (idle cycles included) since
+    /// power-on, whatever its clock does meanwhile: a run then ends with [`Exit::Limit`] at
+    /// the end of the translated block that reached the count, the other core brought to the
+    /// same time. `None` removes the limit.
+    pub fn set_cycle_limit(&mut self, limit: Option<(CoreId, u64)>) {
+        self.cycle_limit = limit.map(|(c, n)| (c.index(), n));
+    }
+
+    /// Whether the cycle limit has been reached.
+    pub fn cycle_limit_reached(&self) -> bool {
+        self.cycle_limit
+            .is_some_and(|(i, n)| self.cores[i].state().cycles >= n)
+    }
+
     /// The scheduler; `cut` lets `limit` end a quantum where it falls.
     fn run(&mut self, limit: Picos, cut: bool) -> Exit {
         loop {
@@ -848,6 +871,18 @@ impl Machine {
                     return exit;
                 }
             }
+            // The cycle limit as a time at the core's current clock; a clock change inside
+            // the quantum is caught by the cap on the core's budget in `run_core`.
+            let limit = match self.cycle_limit {
+                Some((i, n)) => {
+                    let st = self.cores[i].state();
+                    if st.cycles >= n {
+                        return Exit::Limit;
+                    }
+                    limit.min(st.domain.time_of(n))
+                }
+                None => limit,
+            };
             if self.now >= limit {
                 return Exit::Limit;
             }
@@ -950,7 +985,15 @@ impl Machine {
     fn run_core(&mut self, i: usize, end: &mut Picos, pause: Picos) -> Option<Exit> {
         loop {
             let st = self.cores[i].state();
-            let budget = st.domain.cycles_at((*end).min(pause));
+            let mut budget = st.domain.cycles_at((*end).min(pause));
+            if let Some((_, n)) = self.cycle_limit.filter(|(j, _)| *j == i) {
+                if st.cycles >= n {
+                    // Reached: the quantum ends where this core stopped.
+                    *end = (*end).min(st.now().max(self.now + 1));
+                    return None;
+                }
+                budget = budget.min(n);
+            }
             if st.run != RunState::Running || st.cycles >= budget {
                 return None;
             }

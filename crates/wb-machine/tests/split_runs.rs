@@ -231,3 +231,33 @@ fn pausing_a_lone_core_that_changes_clock_and_starts_cpu2_does_not_change_the_ru
     );
     assert_ne!(reference.slots[0][1], 0, "CPU1 saw CPU2 count");
 }
+
+#[test]
+fn a_cycle_limit_holds_across_a_clock_change() {
+    // CPU1 switches from 4 MHz to 16 MHz at about 1.03 ms (4,100 cycles): a limit of 40,000
+    // cycles converted to a time at the reset clock (10 ms) would give it about 150,000.
+    const LIMIT: u64 = 40_000;
+    let mut m = machine(false);
+    m.set_cycle_limit(Some((CoreId::Cpu1, LIMIT)));
+    assert_eq!(m.run_until(Picos::MAX), Exit::Limit);
+    assert!(m.cycle_limit_reached());
+    let [cpu1, cpu2] = [CoreId::Cpu1, CoreId::Cpu2].map(|id| m.stats(id));
+    assert_eq!(cpu1.hz, 16_000_000);
+    // Stopped at the end of the block that reached the count (a few instructions).
+    assert!(
+        (LIMIT..LIMIT + 64).contains(&cpu1.cycles),
+        "CPU1 ran {} cycles",
+        cpu1.cycles
+    );
+    // CPU2 (started at 1.32 ms, same clock) is no later than CPU1.
+    let t1 = m.core(CoreId::Cpu1).state().now();
+    assert!(m.core(CoreId::Cpu2).state().now() <= t1 && m.now() <= t1);
+    assert!(cpu2.insns > 0);
+    // The limit stays: a further run returns at once; lifted, the run goes on.
+    let now = m.now();
+    assert_eq!(m.run_until(Picos::MAX), Exit::Limit);
+    assert_eq!(m.now(), now);
+    m.set_cycle_limit(None);
+    assert_eq!(m.run_until(now + 100 * US), Exit::Limit);
+    assert!(m.stats(CoreId::Cpu1).cycles > LIMIT + 1_000);
+}

@@ -233,6 +233,13 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
 const SFR: usize = 8;
 const SRRVR: usize = 9;
 
+/// Whether CPU2's own option bytes (SFR, SRRVR) are not among the slots `bad` that failed
+/// their complement check (as [`OptionBytes::load`] returns them): when they are, the chip
+/// starts CPU2 in safeboot (AN5185 FAQ "What is a safeboot").
+pub fn cpu2_options_valid(bad: &[usize]) -> bool {
+    !bad.iter().any(|&i| i == SFR || i == SRRVR)
+}
+
 /// Option-byte values, one per [`OPTION_SLOTS`] entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OptionBytes(pub [u32; 10]);
@@ -583,7 +590,7 @@ impl Flash {
     /// Whether CPU2's own option bytes (SFR, SRRVR) passed their complement check at the last
     /// load. When they did not, CPU2 starts in safeboot.
     pub fn cpu2_options_valid(&self) -> bool {
-        !self.option_errors.iter().any(|&i| i == SFR || i == SRRVR)
+        cpu2_options_valid(&self.option_errors)
     }
 
     /// OBL_LAUNCH was written: the machine must apply an option-byte-load reset.

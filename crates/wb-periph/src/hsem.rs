@@ -8,6 +8,7 @@
 //! the same IP: narrower ones "are ignored ... they generate a bus error").
 
 use crate::{Access, BusError, BusResult, CoreId, Peripheral, ResetKind, Width};
+use tracing::debug;
 
 pub mod reg {
     /// HSEM_Rx, x = 0..31: 2-step lock, read back, unlock.
@@ -116,6 +117,7 @@ impl Peripheral for Hsem {
             let i = ((offset - reg::RLR0) / 4) as usize;
             if self.sems[i] & LOCK == 0 {
                 self.sems[i] = LOCK | core_id(access.core) << COREID_SHIFT;
+                debug!(target: "wb::hsem", core = %access.core, semaphore = i, "locked (1-step read)");
             }
             return Ok(self.sems[i]);
         }
@@ -150,9 +152,12 @@ impl Peripheral for Hsem {
                 // 2-step lock: only a free semaphore; writes to a locked one are ignored.
                 if self.sems[i] & LOCK == 0 {
                     self.sems[i] = LOCK | ids;
+                    debug!(target: "wb::hsem", core = %access.core, semaphore = i,
+                        procid = ids & PROCID_MASK, "locked (2-step write)");
                 }
             } else if self.sems[i] == LOCK | ids {
                 self.free(i);
+                debug!(target: "wb::hsem", core = %access.core, semaphore = i, "unlocked");
             }
             return Ok(());
         }
@@ -172,6 +177,8 @@ impl Peripheral for Hsem {
             reg::CR => {
                 if value & KEY_MASK == self.key {
                     let id = value & COREID_MASK;
+                    debug!(target: "wb::hsem", core = %access.core,
+                        coreid = id >> COREID_SHIFT, "semaphores of COREID cleared (HSEM_CR)");
                     for i in 0..32 {
                         if self.sems[i] & LOCK != 0 && self.sems[i] & COREID_MASK == id {
                             self.free(i);

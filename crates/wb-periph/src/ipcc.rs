@@ -14,6 +14,7 @@
 //! access is refused on the bus.
 
 use crate::{Access, BusError, BusResult, CoreId, Peripheral, ResetKind, Width};
+use tracing::debug;
 
 pub mod reg {
     pub const C1CR: u32 = 0x00;
@@ -99,6 +100,20 @@ impl Ipcc {
     }
 }
 
+/// Channel bits as their numbers, 1..6 ("2,4").
+struct Channels(u32);
+
+impl std::fmt::Display for Channels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut sep = "";
+        for ch in (0..6).filter(|ch| self.0 & (1 << ch) != 0) {
+            write!(f, "{sep}{}", ch + 1)?;
+            sep = ",";
+        }
+        Ok(())
+    }
+}
+
 impl Peripheral for Ipcc {
     fn name(&self) -> &'static str {
         "ipcc"
@@ -134,8 +149,15 @@ impl Peripheral for Ipcc {
             reg::C1MR | reg::C2MR => self.sides[core.index()].mr = value & MR_RESET,
             reg::C1SCR | reg::C2SCR => {
                 // CHnC: acknowledge a message of the other processor; CHnS: send one.
-                self.sides[core.other().index()].tx_flags &= !(value & CHANNELS);
-                self.sides[core.index()].tx_flags |= (value >> 16) & CHANNELS;
+                let (clear, set) = (value & CHANNELS, (value >> 16) & CHANNELS);
+                self.sides[core.other().index()].tx_flags &= !clear;
+                self.sides[core.index()].tx_flags |= set;
+                if clear != 0 {
+                    debug!(target: "wb::ipcc", %core, channels = %Channels(clear), "taken (CHnC)");
+                }
+                if set != 0 {
+                    debug!(target: "wb::ipcc", %core, channels = %Channels(set), "sent (CHnS)");
+                }
             }
             // Status registers are read-only: writes are ignored.
             reg::C1TOC2SR | reg::C2TOC1SR => {}

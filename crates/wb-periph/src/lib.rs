@@ -15,6 +15,7 @@ pub mod exti;
 pub mod flash;
 pub mod hsem;
 pub mod ipcc;
+pub mod log_clock;
 pub mod pka;
 pub mod pwr;
 pub mod rcc;

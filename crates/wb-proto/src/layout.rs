@@ -54,6 +54,18 @@ pub const FUS_VERSION: Version = Version(0x0200_0001);
 pub const SAFEBOOT_VERSION: Version = Version(0);
 /// FUS memory-size word: secure SRAM2b / SRAM2a it needs, and its 12 flash sectors.
 pub const FUS_MEMORY_SIZE: MemorySize = MemorySize::new(FUS_SRAM2B_KIB, FUS_SRAM2A_KIB, 0, 12);
+/// The FUS identity block (docs/fus-layout.md §1): three words right after the FUS's vector
+/// table (48 words on the Cortex-M0+), so that host tools read the FUS version from flash
+/// (a device file) without running it.
+pub mod identity {
+    /// Where the block is: the FUS vector table plus its 48 words.
+    pub const ADDR: u32 = super::FUS_VECTOR + 48 * 4;
+    /// Word 0: "WBFI".
+    pub const MAGIC: u32 = 0x4946_4257;
+    /// Word 1: the FUS version ([`super::FUS_VERSION`]); word 2: its memory-size word.
+    pub const WORDS: usize = 3;
+}
+
 /// Device id written in the FUS device information table (the observed STM32WB5x value).
 pub const DEVICE_ID: u16 = 0x0496;
 
@@ -104,6 +116,10 @@ pub mod record {
     pub const ERROR: usize = 5;
     /// Word index of the installed stack's first page (0: none).
     pub const WS_PAGE: usize = 6;
+    /// Word index of the installed stack's version (its footer's version word).
+    pub const WS_VERSION: usize = 7;
+    /// Word index of the installed stack's memory-size word.
+    pub const WS_MEMORY: usize = 8;
     /// Word index of the payload length of the image being installed.
     pub const LEN: usize = 11;
 

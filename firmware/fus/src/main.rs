@@ -43,7 +43,14 @@ VECTORS:
     .rept 12
     .word DefaultHandler
     .endr
-"#
+    /* The identity block (wb_proto::layout::identity): host tools read the version here. */
+    .word {magic}
+    .word {version}
+    .word {memory}
+"#,
+    magic = const wb_proto::layout::identity::MAGIC,
+    version = const wb_proto::layout::FUS_VERSION.0,
+    memory = const wb_proto::layout::FUS_MEMORY_SIZE.0,
 );
 
 /// Work the IPCC handler hands to the main loop.

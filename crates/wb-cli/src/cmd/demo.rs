@@ -13,10 +13,13 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use wb_firmware::images::{download_address, Stack, WS_1_0_0, WS_1_1_0};
-use wb_image::wb_proto::fus::FusError;
-use wb_image::wb_proto::layout::{self, operator as op, record as rec};
+use wb_inspect::fus::{self, Operation};
+use wb_inspect::info_table::{self, Cpu2Firmware};
+use wb_inspect::options::Options;
+use wb_inspect::wb_proto::fus::{FusError, Opcode};
+use wb_inspect::wb_proto::layout::{self, operator as op, record as rec};
+use wb_inspect::{hex32, oplog, version_text};
 use wb_machine::{Boot, BootCause, Config, CoreId, Machine, ResetCause, Uart};
-use wb_periph::flash::reg;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,6 +41,11 @@ pub struct Args {
     /// Print a JSON summary (with every narrated event) instead of the narration.
     #[arg(long)]
     json: bool,
+    /// Write the device the demo starts from (the stack image and the operator's script in
+    /// user flash, before anything ran) to FILE, and go on: `wbemu run --device FILE --cpu1
+    /// OPERATOR.elf` (see `wbemu firmware export`) reruns the flow.
+    #[arg(long, value_name = "FILE")]
+    export_device: Option<PathBuf>,
 }
 
 /// Picoseconds per millisecond.
@@ -47,10 +55,59 @@ const SLICE: u64 = 5 * MS;
 
 #[derive(Serialize)]
 struct Event {
-    t_ms: f64,
+    t_us: f64,
     /// "machine" (boots, option loads), "cpu1" (the operator's console) or "fus" (its record).
     source: &'static str,
     text: String,
+    #[serde(flatten)]
+    what: What,
+}
+
+/// What an event is, with its fields.
+#[derive(Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum What {
+    Start {
+        image_address: String,
+        image_bytes: usize,
+    },
+    Boot {
+        core: &'static str,
+        vector: String,
+        /// What the vector holds: the operator, the FUS, the wireless stack, safeboot...
+        firmware: &'static str,
+        cause: String,
+    },
+    OptionLoad {
+        sfsa: String,
+        srrvr: String,
+        cpu2_vector: String,
+        sram2a_secure_kib: u32,
+        sram2b_secure_kib: u32,
+    },
+    /// A line of the operator's USART1 console.
+    Console,
+    FusPhase {
+        operation: Operation,
+        phase: u32,
+        phase_name: &'static str,
+    },
+    FusIdle {
+        /// The Table 14 error the next FUS_GET_STATE reports.
+        error: Option<String>,
+        error_code: Option<u8>,
+    },
+}
+
+/// An answer the operator logged (docs/fus-layout.md §6).
+#[derive(Serialize)]
+struct Answer {
+    step: Option<u32>,
+    opcode: String,
+    command: String,
+    status: String,
+    /// The first payload byte (FUS_GET_STATE: the error code).
+    payload: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -58,8 +115,13 @@ struct Summary {
     stack: String,
     device: String,
     completed: bool,
-    simulated_ms: f64,
-    host_ms: f64,
+    /// What CPU2 runs at the end, from its device information table.
+    running: Option<String>,
+    /// Why the demo failed, naming the FUS's answer; none on success.
+    failure: Option<String>,
+    answers: Vec<Answer>,
+    simulated_us: f64,
+    host_us: f64,
     cpu1_instructions: u64,
     cpu2_instructions: u64,
     flash_operations: usize,
@@ -73,9 +135,11 @@ struct Summary {
     events: Vec<Event>,
 }
 
-/// The script: state, install, poll until the stack runs, then an echo through it.
+/// The script: two FUS_GET_STATE (a running stack hands over to the FUS at the second, by a
+/// reset: AN5185 §2.1), install, poll until the stack runs, then an echo through it.
 fn script() -> Vec<u8> {
-    let steps: [[u32; 4]; 4] = [
+    let steps: [[u32; 4]; 5] = [
+        [op::op::GET_STATE, 0, 0, 0],
         [op::op::GET_STATE, 0, 0, 0],
         [op::op::FW_UPGRADE, 0, 0, 0],
         [op::op::POLL, 100, 200, 0],
@@ -86,32 +150,9 @@ fn script() -> Vec<u8> {
     w.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
-/// SFR and SRRVR as loaded.
-fn options(m: &Machine) -> (u32, u32) {
-    m.with_flash(|f| {
-        let o = f.options();
-        (o.get(reg::SFR).unwrap_or(0), o.get(reg::SRRVR).unwrap_or(0))
-    })
-}
-
-/// The FUS's current state record: the valid one with the highest sequence number.
-fn fus_record(m: &Machine) -> Option<[u32; rec::WORDS]> {
-    let mut best: Option<[u32; rec::WORDS]> = None;
-    for page in layout::FUS_RECORD_PAGES {
-        let bytes = m.peek(layout::page_address(page), layout::PAGE_SIZE as usize)?;
-        for slot in bytes.chunks_exact(rec::SIZE as usize) {
-            let mut w = [0u32; rec::WORDS];
-            for (v, b) in w.iter_mut().zip(slot.chunks_exact(4)) {
-                *v = u32::from_le_bytes(b.try_into().expect("4 bytes"));
-            }
-            let valid = w[0] == rec::MAGIC
-                && w[rec::WORDS - 1] == wb_image::format::crc32(&slot[..slot.len() - 4]);
-            if valid && best.is_none_or(|b| w[rec::SEQ] > b[rec::SEQ]) {
-                best = Some(w);
-            }
-        }
-    }
-    best
+/// The option bytes in force.
+fn options(m: &Machine) -> Options {
+    Options::live(m.with_flash(|f| *f.options()))
 }
 
 /// What a boot vector holds on this device.
@@ -120,7 +161,7 @@ fn what_boots(m: &Machine, b: &Boot) -> &'static str {
         (CoreId::Cpu2, BootCause::C2Boot { safeboot: true }) => "safeboot",
         (CoreId::Cpu2, _) if b.vector == layout::FUS_VECTOR => "the FUS",
         (CoreId::Cpu2, _) => {
-            let sfsa = options(m).0 & 0xFF;
+            let sfsa = options(m).sfr() & 0xFF;
             if b.vector >= layout::page_address(sfsa) {
                 "the wireless stack"
             } else {
@@ -131,7 +172,7 @@ fn what_boots(m: &Machine, b: &Boot) -> &'static str {
     }
 }
 
-fn boot_line(m: &Machine, b: &Boot) -> String {
+fn boot_event(m: &Machine, b: &Boot) -> (String, What) {
     let why = match b.cause {
         BootCause::Reset(ResetCause::PowerOn) => "power-on reset".to_string(),
         BootCause::Reset(ResetCause::OptionLoad) => "system reset by OBL_LAUNCH".to_string(),
@@ -139,37 +180,45 @@ fn boot_line(m: &Machine, b: &Boot) -> String {
         BootCause::Reset(c) => format!("{c:?} reset"),
         BootCause::C2Boot { .. } => "released by PWR_CR4.C2BOOT".to_string(),
     };
-    format!(
-        "{} boots {} at {:#010x} ({why})",
+    let firmware = what_boots(m, b);
+    let text = format!(
+        "{} boots {firmware} at {:#010x} ({why})",
         match b.core {
             CoreId::Cpu1 => "CPU1",
             CoreId::Cpu2 => "CPU2",
         },
-        what_boots(m, b),
         b.vector
-    )
+    );
+    let what = What::Boot {
+        core: b.core.name(),
+        vector: hex32(b.vector),
+        firmware,
+        cause: why,
+    };
+    (text, what)
 }
 
-/// One line for a change of option bytes (they go live at the OBL_LAUNCH reset).
-fn options_line(old: (u32, u32), new: (u32, u32)) -> String {
-    let kib = |shift: u32, disabled: u32, v: u32| {
-        if v & (1 << disabled) != 0 {
-            0
-        } else {
-            32 - ((v >> shift) & 0x1F)
-        }
-    };
-    format!(
+/// A change of option bytes (they go live at the OBL_LAUNCH reset).
+fn options_event(old: &Options, new: &Options) -> (String, What) {
+    let vector = new.cpu2_boot().vector;
+    let text = format!(
         "option bytes loaded: SFSA {:#04x} -> {:#04x}, SRRVR {:#010x} -> {:#010x} \
-         (CPU2 vector {:#010x}, secure SRAM2a {} KiB, SRAM2b {} KiB)",
-        old.0 & 0xFF,
-        new.0 & 0xFF,
-        old.1,
-        new.1,
-        layout::FLASH_BASE + (new.1 & 0x3_FFFF) * 4,
-        kib(18, 23, new.1),
-        kib(25, 30, new.1),
-    )
+         (CPU2 vector {vector:#010x}, secure SRAM2a {} KiB, SRAM2b {} KiB)",
+        old.sfr() & 0xFF,
+        new.sfr() & 0xFF,
+        old.srrvr(),
+        new.srrvr(),
+        new.sram2a_secure_kib(),
+        new.sram2b_secure_kib(),
+    );
+    let what = What::OptionLoad {
+        sfsa: format!("{:#04x}", new.sfr() & 0xFF),
+        srrvr: hex32(new.srrvr()),
+        cpu2_vector: hex32(vector),
+        sram2a_secure_kib: new.sram2a_secure_kib(),
+        sram2b_secure_kib: new.sram2b_secure_kib(),
+    };
+    (text, what)
 }
 
 /// What the narration shows and keeps: events in time order, and the decrypt progress bar.
@@ -180,17 +229,21 @@ struct Narrator {
 }
 
 impl Narrator {
-    fn say(&mut self, t: u64, source: &'static str, text: String) {
-        let t_ms = t as f64 / MS as f64;
+    fn say(&mut self, t: u64, source: &'static str, text: String, what: What) {
         if !self.json {
-            let line = format!("[{t_ms:9.3} ms] {source:>7} | {text}");
+            let line = format!("[{:9.3} ms] {source:>7} | {text}", t as f64 / 1e9);
             let print = || println!("{line}");
             match &self.bar {
                 Some(bar) => bar.suspend(print),
                 None => print(),
             }
         }
-        self.events.push(Event { t_ms, source, text });
+        self.events.push(Event {
+            t_us: t as f64 / 1e6,
+            source,
+            text,
+            what,
+        });
     }
 
     /// Show `done` of `total` bytes decrypted; `None` ends the bar.
@@ -258,7 +311,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
 
 fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
     let device = super::device::load(path)?;
-    let sfsa0 = device.options().0.get(reg::SFR).unwrap_or(0x1FF) & 0xFF;
+    let sfsa0 = Options::decode(&device.option_bytes).sfr() & 0xFF;
     let mut m = Machine::new(Config::default()).context("creating the machine")?;
     m.load_device(&device);
     m.load_elf_bytes("operator", wb_firmware::OPERATOR)?;
@@ -270,6 +323,11 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
             path.display(),
             image.len()
         );
+    }
+    if let Some(export) = &a.export_device {
+        let mut start = m.device();
+        start.note = format!("wbemu demo --stack {} start", a.stack);
+        super::device::save(&start, export)?;
     }
     m.set_boot(layout::FLASH_BASE, None);
     m.reset(ResetCause::PowerOn);
@@ -288,22 +346,27 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
             stack.version,
             image.len()
         ),
+        What::Start {
+            image_address: hex32(at),
+            image_bytes: image.len(),
+        },
     );
 
     let started = std::time::Instant::now();
     // The story starts at the power-on above (the machine's own earlier resets are set-up).
-    let (mut boots_seen, mut log_seen, mut console) = (m.boots().len() - 1, 0u32, String::new());
+    let (mut boots_seen, mut console) = (m.boots().len() - 1, String::new());
     let mut opts = options(&m);
-    let mut fus_state = fus_record(&m).map(|r| (r[rec::OP], r[rec::PHASE], r[rec::ERROR]));
+    let mut fus_state = fus::state_record(&m).map(|r| (r.operation, r.phase, r.error));
     let mut ended_at = None;
     while m.now() < a.max_ms * MS && ended_at.is_none_or(|t| m.now() < t + 4 * SLICE) {
         // Pauses that change nothing: the narration does not alter the run it tells.
         m.run_past(m.now() + SLICE);
         let now = m.now();
-        let mut slice: Vec<(u64, &'static str, String)> = Vec::new();
+        let mut slice: Vec<(u64, &'static str, String, What)> = Vec::new();
         let mut loaded_at = now;
         for b in &m.boots()[boots_seen..] {
-            slice.push((b.at, "machine", boot_line(&m, b)));
+            let (text, what) = boot_event(&m, b);
+            slice.push((b.at, "machine", text, what));
             if b.cause == BootCause::Reset(ResetCause::OptionLoad) {
                 loaded_at = b.at;
             }
@@ -312,77 +375,107 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
         let now_opts = options(&m);
         if now_opts != opts {
             // Option bytes go live at the OBL_LAUNCH reset.
-            slice.push((loaded_at, "machine", options_line(opts, now_opts)));
+            let (text, what) = options_event(&opts, &now_opts);
+            slice.push((loaded_at, "machine", text, what));
             opts = now_opts;
         }
         console.push_str(&String::from_utf8_lossy(&m.uart_take(Uart::Usart1)));
         while let Some(i) = console.find('\n') {
             let line: String = console.drain(..=i).collect();
-            slice.push((now, "cpu1", line.trim_end().to_string()));
+            slice.push((now, "cpu1", line.trim_end().to_string(), What::Console));
         }
-        let record = fus_record(&m);
-        let state = record.map(|r| (r[rec::OP], r[rec::PHASE], r[rec::ERROR]));
+        let record = fus::state_record(&m);
+        let state = record.map(|r| (r.operation, r.phase, r.error));
         if state != fus_state {
-            if let Some((operation, phase, error)) = state {
-                let text = match (operation, error) {
-                    (rec::op::NONE, 0) => "idle".to_string(),
-                    (rec::op::NONE, e) => {
-                        format!(
-                            "idle, error {:?} recorded for the next FUS_GET_STATE",
-                            FusError::from(e as u8)
-                        )
-                    }
-                    (_, _) => format!("phase {phase}: {}", rec::phase_name(operation, phase)),
+            if let Some(r) = record {
+                let (text, what) = match (r.operation, r.error) {
+                    (Operation::Idle, None) => (
+                        "idle".to_string(),
+                        What::FusIdle {
+                            error: None,
+                            error_code: None,
+                        },
+                    ),
+                    (Operation::Idle, Some(e)) => (
+                        format!("idle, error {e:?} recorded for the next FUS_GET_STATE"),
+                        What::FusIdle {
+                            error: Some(format!("{e:?}")),
+                            error_code: Some(u8::from(e)),
+                        },
+                    ),
+                    (operation, _) => (
+                        format!("phase {}: {}", r.phase, r.phase_name()),
+                        What::FusPhase {
+                            operation,
+                            phase: r.phase,
+                            phase_name: r.phase_name(),
+                        },
+                    ),
                 };
-                slice.push((now, "fus", text));
+                slice.push((now, "fus", text, what));
             }
             fus_state = state;
         }
         slice.sort_by_key(|e| e.0);
-        for (t, source, text) in slice {
-            n.say(t, source, text);
+        for (t, source, text, what) in slice {
+            n.say(t, source, text, what);
         }
         let decrypting = record
-            .filter(|r| r[rec::OP] == rec::op::INSTALL && r[rec::PHASE] == rec::phase::DECRYPT);
+            .filter(|r| r.operation == Operation::Install && r.phase == rec::phase::DECRYPT);
         n.progress(decrypting.map(|r| {
             let page = u64::from(layout::PAGE_SIZE);
             (
-                u64::from(r[rec::PROGRESS]) * page,
-                u64::from(r[rec::LEN]).div_ceil(page) * page,
+                u64::from(r.progress) * page,
+                u64::from(r.image_len).div_ceil(page) * page,
             )
         }));
         // The operator's log in SRAM1 says when its script has ended; a few more slices let
         // its console catch up.
-        let count = m
-            .read_u32(op::LOG_ADDR + 12)
-            .unwrap_or(0)
-            .min(op::LOG_MAX_ENTRIES);
-        while log_seen < count {
-            let at = op::LOG_ADDR + 4 * (op::LOG_HEADER_WORDS + 4 * log_seen);
-            if m.read_u32(at).unwrap_or(0) & 0xFF == op::entry::END {
-                ended_at.get_or_insert(now);
-            }
-            log_seen += 1;
+        if oplog::read(&m).is_some_and(|log| log.ended()) {
+            ended_at.get_or_insert(now);
         }
     }
     n.progress(None);
 
+    let answers = oplog::read(&m).map_or(Vec::new(), |log| {
+        log.entries
+            .iter()
+            .filter_map(|e| match e.event {
+                oplog::Event::Response {
+                    opcode,
+                    status,
+                    first,
+                } => Some((e.step, opcode, status, first)),
+                _ => None,
+            })
+            .collect()
+    });
+    let running = info_table::read(&m, options(&m).ipccdba()).map(|t| Cpu2Firmware::of(&t));
+    let failure = judge(&stack, ended_at.is_some(), running, &answers);
+    let completed = failure.is_none();
+
     let log = m.flash_log();
     let count = |f: fn(&str) -> bool| log.iter().filter(|r| f(r.kind)).count();
-    let (sfr, srrvr) = options(&m);
+    let end_opts = options(&m);
     let boots = m.boots();
-    let stack_runs = boots
-        .iter()
-        .rev()
-        .find(|b| b.core == CoreId::Cpu2)
-        .is_some_and(|b| what_boots(&m, b) == "the wireless stack");
-    let completed = ended_at.is_some() && stack_runs;
     let summary = Summary {
-        stack: stack.version.to_string(),
+        stack: version_text(stack.version),
         device: path.display().to_string(),
         completed,
-        simulated_ms: m.now() as f64 / MS as f64,
-        host_ms: started.elapsed().as_secs_f64() * 1e3,
+        running: running.map(describe),
+        failure: failure.clone(),
+        answers: answers
+            .iter()
+            .map(|&(step, opcode, status, first)| Answer {
+                step,
+                opcode: format!("{opcode:#06x}"),
+                command: fus::command_name(opcode),
+                status: format!("{status:#04x}"),
+                payload: first.map(|b| format!("{b:#04x}")),
+            })
+            .collect(),
+        simulated_us: m.now() as f64 / 1e6,
+        host_us: started.elapsed().as_secs_f64() * 1e6,
         cpu1_instructions: m.stats(CoreId::Cpu1).insns,
         cpu2_instructions: m.stats(CoreId::Cpu2).insns,
         flash_operations: log.len(),
@@ -394,30 +487,84 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
             .filter(|b| b.core == CoreId::Cpu1 && b.cause != BootCause::Reset(ResetCause::PowerOn))
             .count(),
         cpu2_boots: boots.iter().filter(|b| b.core == CoreId::Cpu2).count(),
-        sfr: format!("{sfr:#x}"),
-        srrvr: format!("{srrvr:#010x}"),
+        sfr: format!("{:#x}", end_opts.sfr()),
+        srrvr: hex32(end_opts.srrvr()),
         events: n.events,
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
+        let verdict = match &failure {
+            None => format!("stack {} installed and running", summary.stack),
+            Some(why) => format!("FAILED: {why}"),
+        };
+        println!("{verdict}");
         println!(
-            "{}: simulated {:.1} ms in {:.1} ms of host time ({:.2}x real time); \
+            "simulated {:.1} ms in {:.1} ms of host time ({:.2}x real time); \
              CPU1 {} / CPU2 {} instructions; {} flash operations ({} programs, {} erases, \
              {} option-byte programs); {} system resets, {} CPU2 boots; SFSA {:#04x}, SRRVR {:#010x}",
-            if completed { "stack installed and running" } else { "did not finish" },
-            summary.simulated_ms, summary.host_ms, summary.simulated_ms / summary.host_ms,
+            summary.simulated_us / 1e3, summary.host_us / 1e3,
+            summary.simulated_us / summary.host_us,
             summary.cpu1_instructions, summary.cpu2_instructions, summary.flash_operations,
             summary.flash_programs, summary.flash_erases, summary.option_programs,
-            summary.system_resets, summary.cpu2_boots, sfr & 0xFF, srrvr
+            summary.system_resets, summary.cpu2_boots, end_opts.sfr() & 0xFF, end_opts.srrvr()
         );
     }
     if a.save || (temp && a.keep) {
-        super::device::save(&m.device(), path)?;
+        let mut end = m.device();
+        end.note = device.note;
+        super::device::save(&end, path)?;
     }
-    Ok(if completed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if let Some(why) = failure {
+        if a.json {
+            eprintln!("wbemu: demo failed: {why}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "wireless stack 1.1.0" / "FUS 2.0.0".
+fn describe(f: Cpu2Firmware) -> String {
+    match f {
+        Cpu2Firmware::Fus { version } => format!("FUS {}", version_text(version)),
+        Cpu2Firmware::WirelessStack { version, .. } => {
+            format!("wireless stack {}", version_text(version))
+        }
+    }
+}
+
+/// Why the demo failed, or `None` when the requested stack runs and the script ended. The
+/// reason names the FUS's answers that were not a success.
+fn judge(
+    stack: &Stack,
+    script_ended: bool,
+    running: Option<Cpu2Firmware>,
+    answers: &[(Option<u32>, u32, u32, Option<u8>)],
+) -> Option<String> {
+    let wanted = version_text(stack.version);
+    let runs_it = matches!(running, Some(Cpu2Firmware::WirelessStack { version, .. })
+        if version.triple() == stack.version.triple());
+    if runs_it && script_ended {
+        return None;
+    }
+    let mut why = vec![match running {
+        None => format!("stack {wanted} is not running (CPU2 wrote no device information table)"),
+        Some(f) if runs_it => format!("{} runs, but the operator's script did not end", describe(f)),
+        Some(f) => format!("stack {wanted} is not running: CPU2 runs the {}", describe(f)),
+    }];
+    for &(_, opcode, status, first) in answers {
+        let get_state = opcode == u32::from(Opcode::FusGetState as u16);
+        let name = fus::command_name(opcode);
+        if get_state && status == 0xFF {
+            // AN5185 Table 13/14: state ERROR, the error code follows.
+            let error = first.map_or("no error code".to_string(), |e| {
+                fus::error_name(FusError::from(e))
+            });
+            why.push(format!("{name} answered state 0xff (error): {error}"));
+        } else if !get_state && status != 0 {
+            why.push(format!("{name} answered status {status:#04x}"));
+        }
+    }
+    Some(why.join("; "))
 }

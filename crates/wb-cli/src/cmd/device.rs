@@ -6,8 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
+use wb_inspect::digest::Digests;
+use wb_inspect::fus::{self, RecordSummary};
+use wb_inspect::options::{Options, OptionsSummary, Slot};
+use wb_inspect::{hex32, version_text};
 use wb_machine::Device;
-use wb_periph::flash::{reg, Ecc, OPTION_SLOTS, PAGES, PAGE_SIZE};
+use wb_periph::flash::{Ecc, PAGES, PAGE_SIZE};
 
 use super::parse_addr;
 
@@ -19,9 +23,10 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Make a new device file from a preset.
+    /// Make a new device file from a preset (`--list-presets` lists them).
     New {
-        file: PathBuf,
+        #[arg(required_unless_present = "list_presets")]
+        file: Option<PathBuf>,
         /// Preset to start from (see --list-presets).
         #[arg(long, default_value = "blank")]
         preset: String,
@@ -29,7 +34,7 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// List the presets and exit.
-        #[arg(long, exclusive = true)]
+        #[arg(long, conflicts_with_all = ["file", "force"])]
         list_presets: bool,
     },
     /// Decode a device file: option bytes, secure areas, CPU2 boot, flash use.
@@ -75,7 +80,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             }
         }
         Command::New {
-            file,
+            file: Some(file),
             preset,
             force,
             ..
@@ -93,12 +98,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
             save(&(p.build)(), &file)?;
             println!("{}: new device from preset {}", file.display(), p.name);
         }
+        Command::New { file: None, .. } => unreachable!("clap requires FILE or --list-presets"),
         Command::Info { file, json } => {
-            let info = Info::of(&load(&file)?);
+            let info = Info::of(&load(&file)?, &file);
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
-                info.print(&file);
+                info.print();
             }
         }
         Command::Read {
@@ -112,8 +118,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 .read(addr, len as usize)
                 .with_context(|| format!("{}", file.display()))?;
             match out {
-                Some(path) => std::fs::write(&path, bytes)
-                    .with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => crate::files::write(&path, bytes)?,
                 None => hex_dump(addr, bytes)?,
             }
         }
@@ -125,9 +130,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         } => {
             let bytes = match (hex, input) {
                 (Some(h), _) => parse_hex(&h)?,
-                (None, Some(p)) => {
-                    std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?
-                }
+                (None, Some(p)) => crate::files::read(&p)?,
                 (None, None) => unreachable!("clap requires --hex or --in"),
             };
             let mut dev = load(&file)?;
@@ -181,41 +184,28 @@ fn hex_dump(addr: u32, bytes: &[u8]) -> Result<()> {
 }
 
 #[derive(Serialize)]
-struct OptionInfo {
-    name: &'static str,
-    address: String,
-    value: String,
-    complement_ok: bool,
-}
-
-#[derive(Serialize)]
 struct Info {
+    file: String,
     note: String,
-    option_bytes: Vec<OptionInfo>,
-    /// "0", "1" or "2".
-    rdp_level: &'static str,
-    /// nBOOT0, nSWBOOT0, nBOOT1.
-    boot: BootInfo,
-    /// First secure flash page and its address, when the flash is in secure mode (FSD=0).
-    sfsa: Option<u32>,
-    secure_flash_from: Option<String>,
-    cpu2_boot_vector: String,
-    sram2a_secure_from: Option<String>,
-    sram2b_secure_from: Option<String>,
-    /// IPCCDBA and where the reference table is with the SHCI / MicroPython scaling (×4).
-    ipccdba: u32,
-    reference_table: String,
+    option_bytes: Vec<Slot>,
+    #[serde(flatten)]
+    options: OptionsSummary,
+    /// The FUS in flash (its identity block), if any.
+    fus: Option<FusInfo>,
+    /// The FUS's current state record, if it has written one.
+    fus_record: Option<RecordSummary>,
     /// Pages holding anything but 0xFF, as inclusive ranges.
     used_pages: Vec<(u32, u32)>,
     erased_pages: u32,
     ecc_errors: Vec<EccInfo>,
+    digests: Digests,
 }
 
 #[derive(Serialize)]
-struct BootInfo {
-    n_boot0: bool,
-    n_swboot0: bool,
-    n_boot1: bool,
+struct FusInfo {
+    version: String,
+    version_word: String,
+    memory_word: String,
 }
 
 #[derive(Serialize)]
@@ -225,27 +215,8 @@ struct EccInfo {
 }
 
 impl Info {
-    fn of(dev: &Device) -> Info {
-        let (ob, bad) = dev.options();
-        let word = |at: u32| {
-            u32::from_le_bytes(
-                dev.option_bytes[at as usize..at as usize + 4]
-                    .try_into()
-                    .expect("4 bytes"),
-            )
-        };
-        let option_bytes = OPTION_SLOTS
-            .iter()
-            .enumerate()
-            .map(|(i, s)| OptionInfo {
-                name: s.name,
-                address: format!("{:#010x}", 0x1FFF_8000 + s.area_offset),
-                value: format!("{:#010x}", word(s.area_offset)),
-                complement_ok: !bad.contains(&i),
-            })
-            .collect();
-        let optr = ob.get(reg::OPTR).unwrap_or(0);
-        let ipccdba = ob.get(reg::IPCCBR).unwrap_or(0) & 0x3FFF;
+    fn of(dev: &Device, file: &Path) -> Info {
+        let options = Options::decode(&dev.option_bytes);
         let mut used_pages: Vec<(u32, u32)> = Vec::new();
         for p in 0..PAGES {
             let page = &dev.flash[(p * PAGE_SIZE) as usize..((p + 1) * PAGE_SIZE) as usize];
@@ -257,51 +228,38 @@ impl Info {
             }
         }
         let used: u32 = used_pages.iter().map(|(s, e)| e - s + 1).sum();
-        let sfsa = ob.secure_flash_page();
         Info {
+            file: file.display().to_string(),
             note: dev.note.clone(),
-            option_bytes,
-            rdp_level: match optr & 0xFF {
-                0xAA => "0",
-                0xCC => "2",
-                _ => "1",
-            },
-            boot: BootInfo {
-                n_boot0: optr & (1 << 27) != 0,
-                n_swboot0: optr & (1 << 26) != 0,
-                n_boot1: optr & (1 << 23) != 0,
-            },
-            sfsa,
-            secure_flash_from: sfsa.map(|p| format!("{:#010x}", 0x0800_0000 + p * PAGE_SIZE)),
-            cpu2_boot_vector: format!("{:#010x}", ob.cpu2_boot_vector()),
-            sram2a_secure_from: ob
-                .sram2a_secure_from()
-                .map(|o| format!("{:#010x}", 0x2003_0000 + o)),
-            sram2b_secure_from: ob
-                .sram2b_secure_from()
-                .map(|o| format!("{:#010x}", 0x2003_8000 + o)),
-            ipccdba,
-            reference_table: format!("{:#010x}", 0x2003_0000 + ipccdba * 4),
+            option_bytes: options.slots.clone(),
+            options: options.summary(),
+            fus: fus::identity(dev).map(|id| FusInfo {
+                version: version_text(id.version),
+                version_word: hex32(id.version.0),
+                memory_word: hex32(id.memory.0),
+            }),
+            fus_record: fus::state_record(dev).map(|r| r.summary()),
             used_pages,
             erased_pages: PAGES - used,
             ecc_errors: dev
                 .ecc
                 .iter()
                 .map(|(dw, e)| EccInfo {
-                    address: format!("{:#010x}", 0x0800_0000 + dw * 8),
+                    address: hex32(0x0800_0000 + dw * 8),
                     kind: match e {
                         Ecc::Correctable => "correctable",
                         Ecc::Uncorrectable => "uncorrectable",
                     },
                 })
                 .collect(),
+            digests: Digests::of(dev),
         }
     }
 
-    fn print(&self, file: &Path) {
+    fn print(&self) {
         println!(
             "device {}{}",
-            file.display(),
+            self.file,
             if self.note.is_empty() {
                 String::new()
             } else {
@@ -317,28 +275,61 @@ impl Info {
             };
             println!("  {:<10} {} = {}{check}", o.name, o.address, o.value);
         }
+        let o = &self.options;
         println!(
             "RDP level {}; nBOOT0={} nSWBOOT0={} nBOOT1={}",
-            self.rdp_level,
-            self.boot.n_boot0 as u8,
-            self.boot.n_swboot0 as u8,
-            self.boot.n_boot1 as u8
+            o.rdp_level, o.boot.n_boot0 as u8, o.boot.n_swboot0 as u8, o.boot.n_boot1 as u8
         );
-        match (&self.sfsa, &self.secure_flash_from) {
-            (Some(p), Some(a)) => println!("secure flash: from page {p:#04x} ({a})"),
+        match (&o.sfsa, &o.secure_flash_from) {
+            (Some(p), Some(a)) => println!("secure flash: from page {p} ({a})"),
             _ => println!("secure flash: none (FSD=1)"),
         }
-        println!("CPU2 boot vector: {}", self.cpu2_boot_vector);
+        if o.cpu2_safeboot {
+            println!(
+                "CPU2 boot vector: {} (safeboot: SFR/SRRVR fail their complement check; SBRV \
+                 names {})",
+                o.cpu2_boot_vector, o.sbrv_vector
+            );
+        } else {
+            println!("CPU2 boot vector: {}", o.cpu2_boot_vector);
+        }
         let or_none = |o: &Option<String>| o.clone().unwrap_or_else(|| "not secure".into());
         println!(
             "secure SRAM2a from: {}; secure SRAM2b from: {}",
-            or_none(&self.sram2a_secure_from),
-            or_none(&self.sram2b_secure_from)
+            or_none(&o.sram2a_secure_from),
+            or_none(&o.sram2b_secure_from)
         );
         println!(
-            "IPCCDBA {:#x}: reference table at {}",
-            self.ipccdba, self.reference_table
+            "IPCCDBA {}: reference table at {}",
+            o.ipccdba, o.reference_table
         );
+        match &self.fus {
+            Some(f) => println!("FUS: version {} ({})", f.version, f.version_word),
+            None => println!("FUS: none in flash"),
+        }
+        match &self.fus_record {
+            Some(r) => {
+                let op = match r.operation {
+                    fus::Operation::Idle => "idle".to_string(),
+                    other => format!("{other:?} phase {}: {}", r.phase, r.phase_name).to_lowercase(),
+                };
+                let error = r.error.as_ref().map_or(String::new(), |e| {
+                    format!(", error {e} (0x{:02x}) for the next FUS_GET_STATE", r.error_code.unwrap_or(0))
+                });
+                println!("FUS state record #{} at {}: {op}{error}", r.seq, r.address);
+                match &r.stack {
+                    Some(st) => println!(
+                        "wireless stack: version {} ({}) at {}",
+                        st.version, st.version_word, st.address
+                    ),
+                    None => println!("wireless stack: none installed"),
+                }
+            }
+            None if self.fus.is_some() => {
+                println!("FUS state record: none yet; wireless stack: none installed")
+            }
+            None => {}
+        }
         let ranges: Vec<String> = self
             .used_pages
             .iter()
@@ -370,5 +361,10 @@ impl Info {
                 println!("  {} {}", e.address, e.kind);
             }
         }
+        let d = &self.digests;
+        println!(
+            "digests: user flash {} (below {}), secure flash {}, option bytes {}",
+            d.user_flash, d.user_flash_end, d.secure_flash, d.option_bytes
+        );
     }
 }

@@ -320,13 +320,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read(p: &Path) -> Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("reading {}", p.display()))
-}
-
-fn write(p: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))
-}
+use crate::files::{read, write};
 
 /// A key given as a file, or as a directory holding the one file with the role's suffix.
 fn key_path(p: &Path, suffix: &str) -> Result<PathBuf> {
