@@ -2,26 +2,18 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
 
-use common::{ok, wbemu};
+use common::{ok, scratch, wbemu};
 
 fn fails(args: &[&str]) -> String {
     let out = wbemu(args);
     assert_eq!(out.status.code(), Some(2), "wbemu {args:?} should fail");
     String::from_utf8(out.stderr).unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
 }
 
 #[test]
@@ -396,7 +388,10 @@ fn serial_input_from_tcp_is_recorded_and_replays_cycle_exactly() {
     assert!(out.status.success(), "{rest}");
     let recorded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(recorded["uart_output"]["usart1"]["hex"], hex(echoed));
-    assert_eq!(recorded["uart_output"]["usart1"]["text"], "wbemu\r\nIBMy:111");
+    assert_eq!(
+        recorded["uart_output"]["usart1"]["text"],
+        "wbemu\r\nIBMy:111"
+    );
     assert_eq!(recorded["exit"]["kind"], "cycle_limit");
 
     // Every batch is in the record, in order, with its simulated time.

@@ -38,7 +38,9 @@ impl Digests {
             .options()
             .0
             .secure_flash_page()
-            .map_or(dev.flash.len(), |p| ((p * PAGE_SIZE) as usize).min(dev.flash.len()));
+            .map_or(dev.flash.len(), |p| {
+                ((p * PAGE_SIZE) as usize).min(dev.flash.len())
+            });
         let hex = |h: u64| format!("{h:016x}");
         Digests {
             all: hex(fnv1a64([&dev.flash[..], &dev.option_bytes[..]])),

@@ -57,7 +57,10 @@ fn names(value: u32, bits: impl IntoIterator<Item = (u32, &'static str)>) -> Vec
 
 /// The names of the SCB_CFSR bits set in `cfsr`.
 pub fn cfsr(cfsr: u32) -> Vec<&'static str> {
-    names(cfsr, CFSR.into_iter().chain(CFSR_HIGH).map(|(b, n)| (1 << b, n)))
+    names(
+        cfsr,
+        CFSR.into_iter().chain(CFSR_HIGH).map(|(b, n)| (1 << b, n)),
+    )
 }
 
 /// The names of the SCB_HFSR bits set in `hfsr`.

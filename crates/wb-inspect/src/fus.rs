@@ -25,12 +25,18 @@ pub fn command_name(opcode: u32) -> String {
     u16::try_from(opcode)
         .ok()
         .and_then(|o| Opcode::try_from(o).ok())
-        .map_or(format!("{opcode:#06x}"), |o| shci_spelling(&format!("{o:?}")))
+        .map_or(format!("{opcode:#06x}"), |o| {
+            shci_spelling(&format!("{o:?}"))
+        })
 }
 
 /// An error code as AN5185 Table 14 names it, e.g. "IMG_NOT_AUTHENTIC (0x03)".
 pub fn error_name(e: FusError) -> String {
-    format!("{} ({:#04x})", shci_spelling(&format!("{e:?}")), u8::from(e))
+    format!(
+        "{} ({:#04x})",
+        shci_spelling(&format!("{e:?}")),
+        u8::from(e)
+    )
 }
 
 /// What the FUS's identity block says.

@@ -20,7 +20,10 @@ pub enum Cpu2Firmware {
     /// The FUS wrote the table (its layout, magic 0xA94656B9).
     Fus { version: Version },
     /// A wireless stack wrote it.
-    WirelessStack { version: Version, fus_version: Version },
+    WirelessStack {
+        version: Version,
+        fus_version: Version,
+    },
 }
 
 impl Cpu2Firmware {

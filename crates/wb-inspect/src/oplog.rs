@@ -9,7 +9,10 @@ use crate::Memory;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// CPU1 booted (the boot count, RCC_CSR).
-    Boot { count: u32, csr: u32 },
+    Boot {
+        count: u32,
+        csr: u32,
+    },
     /// CPU2 sent READY: the payload (0x00 wireless stack, 0x01 FUS), device-info word 0,
     /// the version word the table gave.
     Ready {
@@ -24,17 +27,33 @@ pub enum Event {
         status: u32,
         first: Option<u8>,
     },
-    StepDone { step: u32 },
+    StepDone {
+        step: u32,
+    },
     /// A wait ran out.
-    Timeout { step: u32 },
+    Timeout {
+        step: u32,
+    },
     /// The script ended after this many steps.
-    End { steps: u32 },
+    End {
+        steps: u32,
+    },
     /// The stack's vendor echo answered.
-    Echo { status: u32, word: u32 },
+    Echo {
+        status: u32,
+        word: u32,
+    },
     /// The script block is missing or malformed.
-    BadScript { word0: u32, step: u32, value: u32 },
+    BadScript {
+        word0: u32,
+        step: u32,
+        value: u32,
+    },
     /// A kind this decoder does not know.
-    Unknown { kind: u32, words: [u32; 3] },
+    Unknown {
+        kind: u32,
+        words: [u32; 3],
+    },
 }
 
 /// An event and the script step it happened in (None outside steps).

@@ -187,12 +187,16 @@ impl Options {
 
     /// Secure SRAM2a in KiB (0 when none).
     pub fn sram2a_secure_kib(&self) -> u32 {
-        self.values.sram2a_secure_from().map_or(0, |o| 32 - o / 1024)
+        self.values
+            .sram2a_secure_from()
+            .map_or(0, |o| 32 - o / 1024)
     }
 
     /// Secure SRAM2b in KiB (0 when none).
     pub fn sram2b_secure_kib(&self) -> u32 {
-        self.values.sram2b_secure_from().map_or(0, |o| 32 - o / 1024)
+        self.values
+            .sram2b_secure_from()
+            .map_or(0, |o| 32 - o / 1024)
     }
 
     /// IPCCDBA (IPCCBR bits 13:0): the shared tables' place, in double-words from SRAM2a.

@@ -67,7 +67,10 @@ pub enum DeviceError {
 
 /// `57 42 45 4d`: bytes as hex, spaced.
 fn hex_bytes(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The persistent regions, with their section tags.

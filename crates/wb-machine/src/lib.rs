@@ -27,11 +27,11 @@ pub use crate::chip::{ChipConfig, Uart};
 pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
 pub use crate::device::{Device, DeviceError};
-pub use crate::registers::{CoreRegisters, FaultStatus};
 pub use crate::machine::{
     Boot, BootCause, Config, CoreStats, Exit, Machine, MachineError, PowerCut, Snapshot,
     DEFAULT_SAFEBOOT_VECTOR,
 };
+pub use crate::registers::{CoreRegisters, FaultStatus};
 pub use unicorn_engine::RegisterARM;
 pub use wb_periph::rcc::ResetCause;
 pub use wb_periph::{CoreId, Picos};

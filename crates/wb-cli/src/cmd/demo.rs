@@ -22,6 +22,10 @@ use wb_inspect::{hex32, oplog, version_text};
 use wb_machine::{Boot, BootCause, Config, CoreId, Machine, ResetCause, Uart};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 the requested stack version runs and the operator's \
+    script ended; 1 it does not (the FUS's answers are named); 2 a host error."
+)]
 pub struct Args {
     /// Device file to start from (default: a "virgin" device, as shipped, in a temp dir).
     #[arg(long)]
@@ -420,8 +424,8 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
         for (t, source, text, what) in slice {
             n.say(t, source, text, what);
         }
-        let decrypting = record
-            .filter(|r| r.operation == Operation::Install && r.phase == rec::phase::DECRYPT);
+        let decrypting =
+            record.filter(|r| r.operation == Operation::Install && r.phase == rec::phase::DECRYPT);
         n.progress(decrypting.map(|r| {
             let page = u64::from(layout::PAGE_SIZE);
             (
@@ -550,8 +554,14 @@ fn judge(
     }
     let mut why = vec![match running {
         None => format!("stack {wanted} is not running (CPU2 wrote no device information table)"),
-        Some(f) if runs_it => format!("{} runs, but the operator's script did not end", describe(f)),
-        Some(f) => format!("stack {wanted} is not running: CPU2 runs the {}", describe(f)),
+        Some(f) if runs_it => format!(
+            "{} runs, but the operator's script did not end",
+            describe(f)
+        ),
+        Some(f) => format!(
+            "stack {wanted} is not running: CPU2 runs the {}",
+            describe(f)
+        ),
     }];
     for &(_, opcode, status, first) in answers {
         let get_state = opcode == u32::from(Opcode::FusGetState as u16);
@@ -567,4 +577,40 @@ fn judge(
         }
     }
     Some(why.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wb_inspect::wb_proto::image::Version;
+
+    const GET_STATE: u32 = 0xFC52;
+    const FW_UPGRADE: u32 = 0xFC54;
+
+    #[test]
+    fn the_old_stack_still_running_is_a_failure_that_names_the_answers() {
+        // What happened before the demo judged by the version: the stack, not the FUS,
+        // answered FUS_FW_UPGRADE, and 1.0.0 went on running.
+        let old = Cpu2Firmware::WirelessStack {
+            version: Version(0x0100_0001),
+            fus_version: layout::FUS_VERSION,
+        };
+        let answers = [
+            (Some(0), GET_STATE, 0xFF, Some(0xFF)),
+            (Some(1), FW_UPGRADE, 0xFF, None),
+        ];
+        let why = judge(&WS_1_1_0, true, Some(old), &answers).expect("a failure");
+        assert!(
+            why.starts_with("stack 1.1.0 is not running: CPU2 runs the wireless stack 1.0.0"),
+            "{why}"
+        );
+        assert!(why.contains("FUS_FW_UPGRADE answered status 0xff"), "{why}");
+        // The same stack running after the script ended is the success.
+        let new = Cpu2Firmware::WirelessStack {
+            version: WS_1_1_0.version,
+            fus_version: layout::FUS_VERSION,
+        };
+        assert_eq!(judge(&WS_1_1_0, true, Some(new), &answers), None);
+        assert!(judge(&WS_1_1_0, false, Some(new), &answers).is_some());
+    }
 }

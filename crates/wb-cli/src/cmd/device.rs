@@ -311,10 +311,15 @@ impl Info {
             Some(r) => {
                 let op = match r.operation {
                     fus::Operation::Idle => "idle".to_string(),
-                    other => format!("{other:?} phase {}: {}", r.phase, r.phase_name).to_lowercase(),
+                    other => {
+                        format!("{other:?} phase {}: {}", r.phase, r.phase_name).to_lowercase()
+                    }
                 };
                 let error = r.error.as_ref().map_or(String::new(), |e| {
-                    format!(", error {e} (0x{:02x}) for the next FUS_GET_STATE", r.error_code.unwrap_or(0))
+                    format!(
+                        ", error {e} (0x{:02x}) for the next FUS_GET_STATE",
+                        r.error_code.unwrap_or(0)
+                    )
                 });
                 println!("FUS state record #{} at {}: {op}{error}", r.seq, r.address);
                 match &r.stack {

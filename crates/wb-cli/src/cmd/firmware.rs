@@ -26,9 +26,7 @@ enum Command {
     /// Write every guest program to DIR as NAME.elf, and the sample stacks as signed,
     /// encrypted WS images (ws-1.0.0.img, ws-1.1.0.img, test-only keys), ready for `wbemu run
     /// --cpu1`, `wbemu image inspect` or a FUS install.
-    Export {
-        dir: PathBuf,
-    },
+    Export { dir: PathBuf },
 }
 
 #[derive(Serialize)]
@@ -75,8 +73,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             }
         }
         Command::Export { dir } => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for g in &wb_firmware::GUESTS {
                 let path = dir.join(format!("{}.elf", g.name));
                 crate::files::write(&path, g.elf)?;

@@ -69,7 +69,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let key = generate_signing_key();
     write_secret(&private, signing_key_to_pem(&key)?.as_bytes())?;
-    crate::files::write(&public, verifying_key_to_pem(key.verifying_key())?.as_bytes())?;
+    crate::files::write(
+        &public,
+        verifying_key_to_pem(key.verifying_key())?.as_bytes(),
+    )?;
     println!(
         "{}: ECDSA P-256 private key (PKCS#8 PEM)",
         private.display()

@@ -39,7 +39,9 @@ pub fn parse_duration(s: &str) -> Result<wb_machine::Picos, String> {
     } else {
         whole.parse().map_err(|_| bad())?
     };
-    let mut ps = whole.checked_mul(scale).ok_or_else(|| format!("{s}: too long"))?;
+    let mut ps = whole
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{s}: too long"))?;
     let mut digit_scale = scale;
     for c in fraction.chars() {
         let d = c.to_digit(10).ok_or_else(bad)? as u64;
@@ -64,7 +66,9 @@ mod tests {
         assert_eq!(parse_duration("15625ps"), Ok(15_625));
         assert_eq!(parse_duration(".5us"), Ok(500_000));
         assert!(parse_duration("10").unwrap_err().contains("unit"));
-        assert!(parse_duration("10 parsecs").unwrap_err().contains("parsecs"));
+        assert!(parse_duration("10 parsecs")
+            .unwrap_err()
+            .contains("parsecs"));
         assert!(parse_duration("1.5ps").unwrap_err().contains("picosecond"));
         assert!(parse_duration("1.2.3s").is_err());
     }

@@ -20,9 +20,17 @@ use super::parse_addr;
 use crate::input_log::{self, Recorder};
 use crate::serial::{self, Endpoint, Link};
 use host::{FlashStream, Host, UARTS};
-use report::{us, CoreReport, CutReport, End, ExitReport, FlashOp, LockupReport, Report, UartReport};
+use report::{
+    us, CoreReport, CutReport, End, ExitReport, FlashOp, LockupReport, Report, UartReport,
+};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 the run ended as asked; 2 a host error (bad argument \
+    or file, named); 3 a core locked up and that ended the run; 4 --until-uart: a limit came \
+    before the text; 5 --cut-power: the run ended before the cut. The JSON report (--json) \
+    is printed in every case but 2; docs/cli.md lists its fields."
+)]
 pub struct Args {
     /// CPU1 image (ELF, or raw binary with --cpu1-base), programmed into the device before the
     /// run. Default without images and --device: the built-in two-core demo.
@@ -354,7 +362,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         power_cuts,
         lockups,
         flash_ops: a.trace_flash.then(|| log.iter().map(FlashOp::of).collect()),
-        cores: CoreId::ALL.iter().map(|&id| CoreReport::of(&m, id)).collect(),
+        cores: CoreId::ALL
+            .iter()
+            .map(|&id| CoreReport::of(&m, id))
+            .collect(),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

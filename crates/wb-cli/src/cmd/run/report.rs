@@ -210,8 +210,11 @@ const REG_NAMES: [&str; 13] = [
 
 impl RegistersReport {
     fn of(r: &CoreRegisters) -> RegistersReport {
-        let mut regs: BTreeMap<&'static str, String> =
-            REG_NAMES.iter().zip(r.r).map(|(n, v)| (*n, hex32(v))).collect();
+        let mut regs: BTreeMap<&'static str, String> = REG_NAMES
+            .iter()
+            .zip(r.r)
+            .map(|(n, v)| (*n, hex32(v)))
+            .collect();
         for (n, v) in [
             ("sp", r.sp),
             ("lr", r.lr),
