@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::{ok, scratch, wbemu};
+use common::{counter_device, ok, scratch, wbemu};
 use serde_json::Value;
 
 /// A run's JSON report and exit code.
@@ -198,11 +198,8 @@ fn a_cpu1_lockup_ends_the_run_with_its_fault_status() {
 
 #[test]
 fn power_cuts_are_reported_as_data_and_one_that_never_happens_fails_the_run() {
-    let dev = scratch("cuts.wbdev");
-    let elf = scratch("cuts-counter.elf");
-    std::fs::write(&elf, wb_firmware::BOOT_COUNTER).unwrap();
+    let (dev, elf) = counter_device("cuts", "blank");
     let (d, e) = (dev.to_str().unwrap(), elf.to_str().unwrap());
-    ok(&["device", "new", d]);
     let base = [
         "run",
         "--device",
@@ -243,11 +240,8 @@ fn power_cuts_are_reported_as_data_and_one_that_never_happens_fails_the_run() {
 
 #[test]
 fn flash_digests_are_given_per_region() {
-    let dev = scratch("digests.wbdev");
-    let elf = scratch("digests-counter.elf");
-    std::fs::write(&elf, wb_firmware::BOOT_COUNTER).unwrap();
+    let (dev, elf) = counter_device("digests", "virgin");
     let (d, e) = (dev.to_str().unwrap(), elf.to_str().unwrap());
-    ok(&["device", "new", d, "--preset", "virgin"]);
     let info =
         |d: &str| -> Value { serde_json::from_str(&ok(&["device", "info", d, "--json"])).unwrap() };
     let before = info(d);

@@ -3,7 +3,7 @@
 
 use unicorn_engine::RegisterARM;
 
-use crate::core::Core;
+use crate::core::{Core, GPRS};
 use crate::timing::CoreKind;
 
 /// The core registers of one core.
@@ -36,27 +36,11 @@ pub struct FaultStatus {
     pub shcsr: u32,
 }
 
-const R: [RegisterARM; 13] = [
-    RegisterARM::R0,
-    RegisterARM::R1,
-    RegisterARM::R2,
-    RegisterARM::R3,
-    RegisterARM::R4,
-    RegisterARM::R5,
-    RegisterARM::R6,
-    RegisterARM::R7,
-    RegisterARM::R8,
-    RegisterARM::R9,
-    RegisterARM::R10,
-    RegisterARM::R11,
-    RegisterARM::R12,
-];
-
 impl CoreRegisters {
     pub fn of(core: &Core) -> CoreRegisters {
         let scs = &core.state().scs;
         CoreRegisters {
-            r: R.map(|r| core.reg(r)),
+            r: GPRS.map(|r| core.reg(r)),
             sp: core.reg(RegisterARM::SP),
             msp: core.reg(RegisterARM::MSP),
             psp: core.reg(RegisterARM::PSP),

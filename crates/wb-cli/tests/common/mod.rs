@@ -30,3 +30,14 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&p);
     p
 }
+
+/// A new device file from `preset` and the boot-counter ELF beside it (each boot appends a
+/// record to the flash page at 0x080C0000): paths of both.
+#[allow(dead_code)]
+pub fn counter_device(name: &str, preset: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dev = scratch(&format!("{name}.wbdev"));
+    let elf = scratch(&format!("{name}-counter.elf"));
+    std::fs::write(&elf, wb_firmware::BOOT_COUNTER).unwrap();
+    ok(&["device", "new", dev.to_str().unwrap(), "--preset", preset]);
+    (dev, elf)
+}

@@ -225,14 +225,28 @@ fn prepare(a: &Args) -> Result<Machine> {
     Ok(m)
 }
 
-/// The port whose output so far holds `text`.
-fn text_seen(text: &str, output: &[Vec<u8>; 2]) -> Option<Uart> {
-    let needle = text.as_bytes();
-    UARTS
-        .into_iter()
-        .zip(output)
-        .find(|(_, out)| out.windows(needle.len().max(1)).any(|w| w == needle))
-        .map(|(port, _)| port)
+/// Looks for the `--until-uart` text in each UART's output as it grows, reading each byte
+/// about once.
+struct TextWatch<'a> {
+    text: &'a [u8],
+    /// Bytes of each output already searched (the last `text.len() - 1` are searched again,
+    /// for a text that straddles two slices).
+    searched: [usize; 2],
+}
+
+impl TextWatch<'_> {
+    /// The port whose output so far holds the text.
+    fn seen(&mut self, output: &[Vec<u8>; 2]) -> Option<Uart> {
+        let n = self.text.len();
+        for (i, out) in output.iter().enumerate() {
+            let from = self.searched[i].saturating_sub(n - 1);
+            self.searched[i] = out.len();
+            if out[from..].windows(n).any(|w| w == self.text) {
+                return Some(UARTS[i]);
+            }
+        }
+        None
+    }
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -290,11 +304,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut power_cuts = Vec::new();
     let mut lockups = Vec::new();
     let mut output: [Vec<u8>; 2] = Default::default();
+    let mut watch = a.until_uart.as_deref().map(|t| TextWatch {
+        text: t.as_bytes(),
+        searched: [0; 2],
+    });
     let (start_sim, start_wall) = (m.now(), std::time::Instant::now());
     let end = loop {
         let exit = host.run_slice(&mut m, limit);
         host.take_output(&mut m, &mut output);
-        if let Some(port) = a.until_uart.as_deref().and_then(|t| text_seen(t, &output)) {
+        if let Some(port) = watch.as_mut().and_then(|w| w.seen(&output)) {
             break End::UartText(port);
         }
         match exit {
@@ -411,5 +429,24 @@ fn cut_text(cut: PowerCut) -> String {
         PowerCut::DuringOp(n) => format!("during:{n}"),
         PowerCut::AfterOp(n) => format!("after:{n}"),
         PowerCut::At(t) => format!("at:{}", t / 1_000_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_until_uart_text_is_found_across_slices_and_ports() {
+        let mut w = TextWatch {
+            text: b"done",
+            searched: [0; 2],
+        };
+        let mut out: [Vec<u8>; 2] = Default::default();
+        out[1].extend(b"script do");
+        assert_eq!(w.seen(&out), None);
+        out[0].extend(b"noise");
+        out[1].extend(b"ne\r\n");
+        assert_eq!(w.seen(&out), Some(Uart::Lpuart1));
     }
 }
