@@ -35,10 +35,10 @@ struct Row {
     workload: &'static str,
     instructions: u64,
     cycles: u64,
-    host_s: f64,
+    host_us: f64,
     mips: f64,
     mcycles_per_s: f64,
-    raw_unicorn_s: f64,
+    raw_unicorn_us: f64,
     ratio_to_raw: f64,
     /// Raw unicorn with an empty block hook: the ceiling of any per-block accounting.
     empty_hook_ratio_to_raw: f64,
@@ -50,19 +50,19 @@ struct Row {
 struct FlashRow {
     kib: u32,
     operations: usize,
-    simulated_s: f64,
-    host_s: f64,
+    simulated_us: f64,
+    host_us: f64,
 }
 
 #[derive(Serialize)]
 struct QuantumRow {
-    quantum_ns: u64,
+    quantum_us: f64,
     /// The SRAM2a ping-pong (cores take turns): simulated time it takes, which shows the
     /// skew the quantum allows between the cores.
     ping_pong_simulated_us: f64,
-    ping_pong_host_s: f64,
+    ping_pong_host_us: f64,
     /// Both cores busy with CRC-32 at once: host time, which shows what the quantum costs.
-    both_busy_host_s: f64,
+    both_busy_host_us: f64,
 }
 
 fn machine() -> Result<(
@@ -124,8 +124,8 @@ fn flash_bench() -> Result<FlashRow> {
     Ok(FlashRow {
         kib: PAGES * 4,
         operations: m.flash_log().len() - ops0,
-        simulated_s: (m.now() - t0) as f64 / 1e12,
-        host_s,
+        simulated_us: (m.now() - t0) as f64 / 1e6,
+        host_us: host_s * 1e6,
     })
 }
 
@@ -205,10 +205,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 workload,
                 instructions: insns,
                 cycles,
-                host_s,
+                host_us: host_s * 1e6,
                 mips: insns as f64 / host_s / 1e6,
                 mcycles_per_s: cycles as f64 / host_s / 1e6,
-                raw_unicorn_s: raw_s,
+                raw_unicorn_us: raw_s * 1e6,
                 ratio_to_raw: raw_s / host_s,
                 empty_hook_ratio_to_raw: raw_s / empty_hook_s,
                 real_time_multiple: (cycles as f64 / after.hz as f64) / host_s,
@@ -229,10 +229,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let ping_pong_host_s = t.elapsed().as_secs_f64();
         let ping_pong_simulated_us = m.now() as f64 / 1e6;
         quanta.push(QuantumRow {
-            quantum_ns: q,
+            quantum_us: q as f64 / 1e3,
             ping_pong_simulated_us,
-            ping_pong_host_s,
-            both_busy_host_s: both_busy(q, a.crc_rounds / 4)?,
+            ping_pong_host_us: ping_pong_host_s * 1e6,
+            both_busy_host_us: both_busy(q, a.crc_rounds / 4)? * 1e6,
         });
     }
     if a.json {
@@ -264,20 +264,26 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 r.ratio_to_raw,
                 r.empty_hook_ratio_to_raw,
                 r.real_time_multiple,
-                r.host_s
+                r.host_us / 1e6
             );
         }
         println!("(raw ratio = time of hook-less unicorn / time of the machine, same code, same process;");
         println!(" empty hook = the same ratio for hook-less unicorn plus one empty block hook: the ceiling of per-block accounting)");
         println!(
             "flash: erase + program {} KiB from CPU1 ({} operations): {:.3} s on the chip, {:.3} s on this host",
-            flash.kib, flash.operations, flash.simulated_s, flash.host_s
+            flash.kib,
+            flash.operations,
+            flash.simulated_us / 1e6,
+            flash.host_us / 1e6
         );
         println!("lock-step quantum: ping-pong simulated time (skew) and both-cores-busy host time (cost):");
         for q in &quanta {
             println!(
                 "  quantum {:>7} ns: ping-pong {:>7.1} simulated us in {:.4} host s; both busy {:.3} host s",
-                q.quantum_ns, q.ping_pong_simulated_us, q.ping_pong_host_s, q.both_busy_host_s
+                q.quantum_us * 1e3,
+                q.ping_pong_simulated_us,
+                q.ping_pong_host_us / 1e6,
+                q.both_busy_host_us / 1e6
             );
         }
     }
