@@ -851,8 +851,10 @@ impl Machine {
 
     /// Stop every run once `core` has counted `cycles` cycles (idle cycles included) since
     /// power-on, whatever its clock does meanwhile: a run then ends with [`Exit::Limit`] at
-    /// the end of the translated block that reached the count, the other core brought to the
-    /// same time. `None` removes the limit.
+    /// the end of the translated block that reached the count. The lock-step quantum ends
+    /// there: with a CPU1 limit CPU2 is brought to the same time; with a CPU2 limit CPU1,
+    /// which runs first in a quantum, may be up to the rest of it ahead. `None` removes the
+    /// limit.
     pub fn set_cycle_limit(&mut self, limit: Option<(CoreId, u64)>) {
         self.cycle_limit = limit.map(|(c, n)| (c.index(), n));
     }
