@@ -34,7 +34,10 @@ fn main() {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     if !status.success() {
         // The script said why; a panic would only add a backtrace.
-        eprintln!("building the guest firmware failed: {} said why above", script.display());
+        eprintln!(
+            "building the guest firmware failed: {} said why above",
+            script.display()
+        );
         std::process::exit(1);
     }
 }

@@ -172,6 +172,11 @@ impl Memories {
         self.region_mut(region).as_mut_ptr()
     }
 
+    /// Bytes in all the buffers (what a snapshot copies).
+    pub fn total_bytes(&self) -> usize {
+        self.bufs.iter().map(|b| b.len()).sum()
+    }
+
     /// Copy every buffer (for snapshots).
     pub fn copy_all(&self) -> Vec<Vec<u8>> {
         self.bufs.iter().map(|b| b.to_vec()).collect()

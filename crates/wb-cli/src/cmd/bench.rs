@@ -65,6 +65,43 @@ struct QuantumRow {
     both_busy_host_us: f64,
 }
 
+/// Snapshot and restore of a whole machine (the virgin device with the operator, mid-install).
+#[derive(Serialize)]
+struct SnapshotRow {
+    /// Bytes of memory a snapshot copies.
+    memory_bytes: usize,
+    snapshot_us: f64,
+    restore_us: f64,
+}
+
+fn snapshot_bench() -> Result<SnapshotRow> {
+    let mut m = Machine::new(Config::default())?;
+    m.load_device(&(wb_firmware::presets::preset("virgin")
+        .expect("virgin")
+        .build)());
+    m.load_elf_bytes("operator", wb_firmware::OPERATOR)?;
+    m.set_boot(0x0800_0000, None);
+    m.reset(ResetCause::PowerOn);
+    m.run_until(50_000_000_000); // 50 ms: both cores up, CPU2 in the FUS
+    const N: u32 = 50;
+    let t = Instant::now();
+    let mut snap = m.snapshot();
+    for _ in 1..N {
+        snap = m.snapshot();
+    }
+    let snapshot_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    let t = Instant::now();
+    for _ in 0..N {
+        m.restore(&snap);
+    }
+    let restore_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    Ok(SnapshotRow {
+        memory_bytes: m.memories().total_bytes(),
+        snapshot_us,
+        restore_us,
+    })
+}
+
 fn machine() -> Result<(
     Machine,
     wb_machine::loader::LoadedImage,
@@ -216,6 +253,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     }
     let flash = flash_bench()?;
+    let snapshot = snapshot_bench()?;
     let mut quanta = Vec::new();
     for &q in &a.quanta_ns {
         let (mut m, _, _) = machine()?;
@@ -238,7 +276,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.json {
         println!(
             "{}",
-            serde_json::json!({ "workloads": rows, "quanta": quanta })
+            serde_json::json!({ "workloads": rows, "quanta": quanta, "snapshot": snapshot })
         );
     } else {
         println!(
@@ -275,6 +313,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
             flash.operations,
             flash.simulated_us / 1e6,
             flash.host_us / 1e6
+        );
+        println!(
+            "snapshot of a whole machine ({} bytes of memory): {:.1} us; restore: {:.1} us",
+            snapshot.memory_bytes, snapshot.snapshot_us, snapshot.restore_us
         );
         println!("lock-step quantum: ping-pong simulated time (skew) and both-cores-busy host time (cost):");
         for q in &quanta {
