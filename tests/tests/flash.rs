@@ -489,22 +489,22 @@ fn code_beside_a_broken_double_word_runs_without_a_flag() {
 
 #[test]
 fn a_watcher_is_told_of_each_flash_operation_as_it_ends_and_changes_nothing() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
     let run = |watch: bool| {
         let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
-        let told = Rc::new(RefCell::new(Vec::new()));
+        let told = Arc::new(Mutex::new(Vec::new()));
         if watch {
             let t = told.clone();
-            b.m.watch_flash(move |r| t.borrow_mut().push(r.clone()));
+            b.m.watch_flash(move |r| t.lock().unwrap().push(r.clone()));
         }
         b.m.arm_power_cut(wb_machine::PowerCut::DuringOp(4), 11);
         b.call(Cpu1, "flash_unlock", &[]);
         b.call(Cpu1, "flash_program", &[ADDR, 1, 2, 0]);
         // Told by the time the run that completed it returns.
-        assert_eq!(told.borrow().len(), watch as usize);
+        assert_eq!(told.lock().unwrap().len(), watch as usize);
         let exit = three_operations(&mut b);
-        (exit, b.m.trace_hash(), b.m.flash_log(), told.take())
+        let told = std::mem::take(&mut *told.lock().unwrap());
+        (exit, b.m.trace_hash(), b.m.flash_log(), told)
     };
     let (exit, hash, log, told) = run(true);
     // The program above, then the same address again, the next double-word, the erase cut.
@@ -527,17 +527,16 @@ fn a_watcher_is_told_of_each_flash_operation_as_it_ends_and_changes_nothing() {
 
 #[test]
 fn after_a_restore_the_watcher_is_told_of_the_operations_that_end_anew() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use std::sync::{Arc, Mutex};
     let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
-    let told = Rc::new(RefCell::new(Vec::new()));
+    let told = Arc::new(Mutex::new(Vec::new()));
     let t = told.clone();
-    b.m.watch_flash(move |r| t.borrow_mut().push(r.seq));
+    b.m.watch_flash(move |r| t.lock().unwrap().push(r.seq));
     b.call(Cpu1, "flash_unlock", &[]);
     b.call(Cpu1, "flash_program", &[ADDR, 1, 2, 0]);
     let snap = b.m.snapshot();
     b.call(Cpu1, "flash_program", &[ADDR + 8, 3, 4, 0]);
     b.m.restore(&snap);
     b.call(Cpu1, "flash_program", &[ADDR + 16, 5, 6, 0]);
-    assert_eq!(*told.borrow(), vec![1, 2, 2]);
+    assert_eq!(*told.lock().unwrap(), vec![1, 2, 2]);
 }

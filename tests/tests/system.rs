@@ -93,7 +93,7 @@ fn a_system_reset_keeps_sram_and_holds_cpu2_again_a_power_cut_loses_sram() {
             .iter()
             .map(|x| (x.core, x.cause, x.vector))
             .collect();
-    let cpu1 = b.m.config().cpu1_boot;
+    let cpu1 = b.m.boot_vectors().0;
     assert_eq!(
         story[story.len() - 3..],
         [

@@ -1,8 +1,9 @@
 //! The peripheral bus shared by both cores: address decoding to wb-periph models, interrupt
 //! routing to each core's NVIC, and the signals one core sends the other (SEV). The system
-//! blocks the machine itself listens to live here as named fields: the flash controller (with
-//! a view of the flash and option-byte buffers it works on), RCC, PWR, EXTI and SYSCFG (whose
-//! secure-IP register closes AES1's keys, AES2, the PKA and the RNG to CPU1).
+//! blocks the machine itself listens to live here as named fields: the flash controller, RCC,
+//! PWR, EXTI and SYSCFG (whose secure-IP register closes AES1's keys, AES2, the PKA and the
+//! RNG to CPU1). It is plain data: the flash and option-byte memory the flash controller works
+//! on is lent to it per call by whoever owns it (the machine, or a core's hook).
 
 use tracing::warn;
 use wb_periph::exti::Exti;
@@ -111,9 +112,10 @@ impl Mapped {
     }
 }
 
-/// Where the flash and option-byte buffers are, for the flash controller.
+/// Where the flash and option-byte buffers are, for a core's hooks (which cannot reach the
+/// machine's [`Memories`]) to lend them to the flash controller. Not part of any snapshot.
 #[derive(Clone, Copy, Debug)]
-pub struct FlashBuffers {
+pub(crate) struct FlashBuffers {
     main: *mut u8,
     ob: *mut u8,
 }
@@ -129,8 +131,10 @@ impl FlashBuffers {
 
     pub(crate) fn view(&mut self) -> FlashMem<'_> {
         // SAFETY: the pointers come from the machine's `Memories`, whose buffers are allocated
-        // once, never resized and outlive the bus. The engines only touch them while guest code
-        // runs, never during a bus callback or between slices, which is when this view lives.
+        // once, never resized and outlive the engines whose hooks hold them. Guest code reaches
+        // flash only through loads (stores go to the flash controller's port), the machine does
+        // not touch its memories while a core runs, and this view lives only inside one hook
+        // call, when no other reference to those buffers is in use.
         unsafe {
             FlashMem {
                 main: std::slice::from_raw_parts_mut(self.main, memory::FLASH.size as usize),
@@ -140,14 +144,14 @@ impl FlashBuffers {
     }
 }
 
-/// State both engines reach from their hooks (through `Rc<RefCell<Shared>>`).
+/// State both engines reach from their hooks (through `Rc<RefCell<Shared>>`): plain, owned
+/// data, cloned whole into a snapshot.
 #[derive(Clone, Debug)]
 pub struct Shared {
     pub periphs: Vec<Mapped>,
     /// SEV executed by a core: the event for each core's event register.
     pub sev_to: [bool; 2],
     pub flash: Flash,
-    pub flash_buffers: FlashBuffers,
     pub rcc: Rcc,
     pub pwr: Pwr,
     pub exti: Exti,
@@ -155,12 +159,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(flash_buffers: FlashBuffers) -> Shared {
+    pub(crate) fn new() -> Shared {
         Shared {
             periphs: Vec::new(),
             sev_to: [false; 2],
             flash: Flash::new(),
-            flash_buffers,
             rcc: Rcc::new(),
             pwr: Pwr::new(),
             exti: Exti::new(),
@@ -202,11 +205,6 @@ impl Shared {
             && m.secure.is_some_and(|s| {
                 self.syscfg.sipcr() & s.bit != 0 && (!s.keys_only || is_aes_key_register(offset))
             })
-    }
-
-    /// The flash controller and the memories it works on.
-    pub fn flash_parts(&mut self) -> (&mut Flash, FlashMem<'_>) {
-        (&mut self.flash, self.flash_buffers.view())
     }
 
     pub fn read(&mut self, target: Target, offset: u32, access: Access) -> Result<u32, BusError> {
@@ -260,10 +258,10 @@ impl Shared {
             .min()
     }
 
-    pub fn advance(&mut self, now: Picos) {
+    /// Do the timed work due by `now`; the flash controller works on `mem`.
+    pub fn advance(&mut self, now: Picos, mem: &mut FlashMem<'_>) {
         wb_periph::log_clock::set(now);
-        let (flash, mut mem) = self.flash_parts();
-        flash.advance(now, &mut mem);
+        self.flash.advance(now, mem);
         catch_up(&mut self.rcc, now);
         catch_up(&mut self.pwr, now);
         for m in &mut self.periphs {
@@ -309,7 +307,8 @@ impl Shared {
         set
     }
 
-    pub fn reset(&mut self, kind: ResetKind) {
+    /// Reset every device; the flash controller reloads its option bytes from `mem`.
+    pub fn reset(&mut self, kind: ResetKind, mem: &FlashMem<'_>) {
         for m in &mut self.periphs {
             m.dev.reset(kind);
         }
@@ -318,8 +317,7 @@ impl Shared {
         self.pwr.reset(kind);
         self.exti.reset(kind);
         self.syscfg.reset(kind);
-        let (flash, mem) = self.flash_parts();
-        flash.reset(kind, &mem);
+        self.flash.reset(kind, mem);
     }
 }
 

@@ -18,7 +18,7 @@ use unicorn_engine::{
 use wb_periph::flash::Ecc;
 use wb_periph::{Access, CoreId, Width};
 
-use crate::bus::{Shared, Target};
+use crate::bus::{FlashBuffers, Shared, Target};
 use crate::clock::CycleDomain;
 use crate::memory::{self, Memories, Region};
 use crate::scs::Scs;
@@ -313,6 +313,9 @@ pub struct CoreState {
     /// Raw views of the code memories for decoding inside the block hook. They point into the
     /// machine's [`Memories`], which outlives the engines and is never reallocated.
     code: [(Region, *const u8); 3],
+    /// The flash and option-byte buffers, which the flash-port and register hooks lend to the
+    /// flash controller (the hooks cannot reach the machine's `Memories`).
+    flash_mem: FlashBuffers,
     /// Register windows whose loads are made precise (see `Core::protect_reads`), and the
     /// one the last load hit (polling loops read one window over and over).
     windows: Vec<Window>,
@@ -398,8 +401,7 @@ impl CoreState {
     fn wait_for_flash(&mut self, sh: &mut Shared) {
         if let Some(t) = sh.flash.busy_until() {
             self.cycles = self.cycles.max(self.domain.cycles_at(t));
-            let (flash, mut mem) = sh.flash_parts();
-            flash.complete(&mut mem);
+            sh.flash.complete(&mut self.flash_mem.view());
         }
     }
 
@@ -673,6 +675,7 @@ impl Core {
         };
         let code = [memory::FLASH, memory::SRAM, memory::SYSTEM_MEMORY]
             .map(|r| (r, mem.raw_ptr(r) as *const u8));
+        let flash_mem = FlashBuffers::of(mem);
         let state = CoreState {
             id,
             table: CycleTable::for_kind(kind),
@@ -701,6 +704,7 @@ impl Core {
             cache: CostCache::new(),
             shared,
             code,
+            flash_mem,
             windows: Vec::new(),
             last_window: 0,
             staged: None,
@@ -937,8 +941,9 @@ impl Core {
                         let mut sh = shared.borrow_mut();
                         st.wait_for_flash(&mut sh);
                         let access = st.access(size);
-                        let (flash, mut mem) = sh.flash_parts();
-                        flash.program_write(off as u32, value as u32, access, &mut mem);
+                        let mut mem = st.flash_mem.view();
+                        sh.flash
+                            .program_write(off as u32, value as u32, access, &mut mem);
                         drop(sh);
                         st.request_attention();
                     },
@@ -963,7 +968,7 @@ impl Core {
                             uncorrectable |=
                                 sh.flash.ecc_read(dw, core) == Some(Ecc::Uncorrectable);
                         }
-                        let (_, mem) = sh.flash_parts();
+                        let mem = st.flash_mem.view();
                         bytes[..size].copy_from_slice(&mem.main[off as usize..off as usize + size]);
                     }
                     drop(sh);

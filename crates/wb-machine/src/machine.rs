@@ -10,7 +10,7 @@ use unicorn_engine::RegisterARM;
 use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
 
 use crate::bus::SYSTEM_WINDOWS;
-use crate::bus::{FlashBuffers, IrqRoute, Mapped, Shared, Target};
+use crate::bus::{IrqRoute, Mapped, Shared, Target};
 use crate::chip::{self, ChipConfig, Uart};
 use crate::clock::Clocks;
 use crate::core::FlashWaits;
@@ -150,7 +150,30 @@ pub struct Machine {
     /// A run stops when this core's cycle counter reaches this count (see
     /// [`Machine::set_cycle_limit`]).
     cycle_limit: Option<(usize, u64)>,
+    /// Where each core starts at the next reset ([`Machine::set_boot`]), from `Config` first.
+    boot: BootVectors,
+    /// The lock-step quantum ([`Machine::set_quantum`]), from `Config` first.
+    quantum: Picos,
 }
+
+/// Where each core starts after a reset: CPU1's vector table, and CPU2's when it is released
+/// at reset rather than by C2BOOT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BootVectors {
+    cpu1: u32,
+    cpu2: Option<u32>,
+}
+
+// SAFETY: a machine moves between threads whole; it is never shared (it is not `Sync`). What
+// keeps the compiler from deriving `Send` is only what it owns inside: the `Rc<RefCell<Shared>>`
+// whose clones all live in this machine (its `shared` field and the two engines' hook data,
+// which no accessor hands out), the two unicorn engines (`Unicorn` is an `Rc` around the C
+// engine; unicorn 2 keeps no per-thread state for an engine: the only `__thread` variable in
+// its sources is qemu's guest-random generator, which ARM M-profile never uses), and raw
+// pointers into this machine's own heap buffers. Moved together, none of them leaves an alias
+// on the old thread. The closures it stores (`FlashWatcher`, `LogPredicate`) are `Send`, and
+// every `Peripheral` is.
+unsafe impl Send for Machine {}
 
 /// A core starting from reset: after a system reset, or CPU2 released by C2BOOT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,10 +194,10 @@ pub enum BootCause {
 }
 
 /// Told of each flash operation once it has ended (see [`Machine::watch_flash`]).
-pub type FlashWatcher = Box<dyn FnMut(&OpRecord)>;
+pub type FlashWatcher = Box<dyn FnMut(&OpRecord) + Send>;
 
 /// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
-pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool>;
+pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool + Send>;
 
 /// What the cores' views were computed from: flash busy, live option bytes, ACR/C2ACR, the
 /// double-words (indices) with ECC errors.
@@ -211,7 +234,7 @@ impl Machine {
         config
             .option_bytes
             .store(mem.region_mut(memory::OPTION_BYTES));
-        let shared = Rc::new(RefCell::new(Shared::new(FlashBuffers::of(&mut mem))));
+        let shared = Rc::new(RefCell::new(Shared::new()));
         let reset_freqs = shared.borrow().rcc.frequencies();
         let hz = |c| core_hz(config.clocks, reset_freqs, c);
         let cpu1 = Core::new(
@@ -232,7 +255,6 @@ impl Machine {
             cores: [cpu1, cpu2],
             shared,
             mem,
-            config,
             now: 0,
             trace: 0xcbf2_9ce4_8422_2325,
             flash_key: None,
@@ -241,6 +263,12 @@ impl Machine {
             boots: Vec::new(),
             flash_watch: None,
             cycle_limit: None,
+            boot: BootVectors {
+                cpu1: config.cpu1_boot,
+                cpu2: config.cpu2_boot,
+            },
+            quantum: config.quantum.max(1),
+            config,
         };
         for (target, base, size) in SYSTEM_WINDOWS {
             for c in &mut m.cores {
@@ -270,12 +298,19 @@ impl Machine {
         self.now
     }
 
+    /// How the machine was built (never changed afterwards: [`Machine::set_boot`] and
+    /// [`Machine::set_quantum`] change the machine's state, which snapshots carry).
     pub fn config(&self) -> &Config {
         &self.config
     }
 
     pub fn set_quantum(&mut self, quantum: Picos) {
-        self.config.quantum = quantum.max(1);
+        self.quantum = quantum.max(1);
+    }
+
+    /// Where CPU1 starts after the next reset, and CPU2 when it is released at reset.
+    pub fn boot_vectors(&self) -> (u32, Option<u32>) {
+        (self.boot.cpu1, self.boot.cpu2)
     }
 
     /// A rolling hash of every scheduling event (core, PC, cycles, instructions, stop): two runs
@@ -488,8 +523,7 @@ impl Machine {
 
     /// Boot vectors: where each core starts after the next reset.
     pub fn set_boot(&mut self, cpu1: u32, cpu2: Option<u32>) {
-        self.config.cpu1_boot = cpu1;
-        self.config.cpu2_boot = cpu2;
+        self.boot = BootVectors { cpu1, cpu2 };
     }
 
     /// Hold a core in reset (it stops running until the next reset releases it).
@@ -508,7 +542,7 @@ impl Machine {
         debug!(target: "wb::machine", ?cause, now = self.now, "reset");
         {
             let mut sh = self.shared.borrow_mut();
-            sh.reset(kind);
+            sh.reset(kind, &self.mem.flash_mem());
             sh.rcc.record_reset(cause);
             // A reset peripheral forgets its clock; tell it again.
             sh.set_bus_clocks(self.config.clocks);
@@ -516,10 +550,10 @@ impl Machine {
         if kind == ResetKind::PowerOn {
             self.mem.clear_volatile();
         }
-        let cpu1_boot = self.config.cpu1_boot;
+        let cpu1_boot = self.boot.cpu1;
         self.cores[0].reset(cpu1_boot);
         self.record_boot(CoreId::Cpu1, cpu1_boot, BootCause::Reset(cause));
-        match self.config.cpu2_boot {
+        match self.boot.cpu2 {
             Some(v) => {
                 self.cores[1].reset(v);
                 self.record_boot(CoreId::Cpu2, v, BootCause::Reset(cause));
@@ -548,7 +582,7 @@ impl Machine {
     /// a quantum of simulated time. It only watches: the run is the same with or without it.
     /// An operation still running when a run stops is given once it ends. Not part of
     /// snapshots.
-    pub fn watch_flash(&mut self, f: impl FnMut(&OpRecord) + 'static) {
+    pub fn watch_flash(&mut self, f: impl FnMut(&OpRecord) + Send + 'static) {
         self.flash_watch = Some((Box::new(f), 0));
         self.tell_flash_watcher();
     }
@@ -614,7 +648,7 @@ impl Machine {
             }
             self.shared.borrow_mut().set_bus_clocks(self.config.clocks);
         }
-        if boot && self.cores[1].state().run == RunState::Held && self.config.cpu2_boot.is_none() {
+        if boot && self.cores[1].state().run == RunState::Held && self.boot.cpu2.is_none() {
             let vector = if options_valid {
                 vector
             } else {
@@ -706,10 +740,9 @@ impl Machine {
     /// sequence number of the torn operation, if any.
     pub fn cut_power(&mut self, seed: u64) -> Option<u64> {
         let torn = {
-            let mut sh = self.shared.borrow_mut();
             let now = self.now;
-            let (flash, mut mem) = sh.flash_parts();
-            flash.tear(now, seed, &mut mem)
+            let mut sh = self.shared.borrow_mut();
+            sh.flash.tear(now, seed, &mut self.mem.flash_mem())
         };
         debug!(target: "wb::machine", now = self.now, ?torn, "power cut");
         self.reset(ResetCause::PowerOn);
@@ -726,7 +759,11 @@ impl Machine {
     /// core and every quantum (so within a quantum of the log entry that makes it true); an
     /// operation still running then is torn. `run_until` returns [`Exit::PowerCut`]. Not part
     /// of snapshots.
-    pub fn arm_power_cut_when(&mut self, when: impl Fn(&[OpRecord]) -> bool + 'static, seed: u64) {
+    pub fn arm_power_cut_when(
+        &mut self,
+        when: impl Fn(&[OpRecord]) -> bool + Send + 'static,
+        seed: u64,
+    ) {
         self.power_cut_when = Some((Box::new(when), seed));
     }
 
@@ -904,7 +941,7 @@ impl Machine {
                 (0, Some(e)) | (1, Some(e)) => e.clamp(self.now + 1, limit),
                 (1, None) => limit,
                 (_, e) => {
-                    let t = self.now.saturating_add(self.config.quantum);
+                    let t = self.now.saturating_add(self.quantum);
                     let t = if cut { t.min(limit) } else { t };
                     e.map_or(t, |e| t.min(e.max(self.now + 1)))
                 }
@@ -929,7 +966,9 @@ impl Machine {
             }
             self.idle_until(end);
             self.now = end;
-            self.shared.borrow_mut().advance(self.now);
+            self.shared
+                .borrow_mut()
+                .advance(self.now, &mut self.mem.flash_mem());
             self.sync();
             if let Some(exit) = self.power_cut_due(self.now) {
                 return exit;
@@ -1196,8 +1235,8 @@ impl Machine {
                 CoreSnapshot::take(&self.cores[0]),
                 CoreSnapshot::take(&self.cores[1]),
             ],
-            cpu1_boot: self.config.cpu1_boot,
-            cpu2_boot: self.config.cpu2_boot,
+            boot: self.boot,
+            quantum: self.quantum,
             boots: self.boots.clone(),
         }
     }
@@ -1208,8 +1247,8 @@ impl Machine {
         self.trace = snap.trace;
         self.mem.restore_all(&snap.mem);
         *self.shared.borrow_mut() = snap.shared.clone();
-        self.config.cpu1_boot = snap.cpu1_boot;
-        self.config.cpu2_boot = snap.cpu2_boot;
+        self.boot = snap.boot;
+        self.quantum = snap.quantum;
         self.boots.clone_from(&snap.boots);
         for (c, s) in self.cores.iter_mut().zip(&snap.cores) {
             s.apply(c, &mut self.mem);
@@ -1382,8 +1421,8 @@ pub struct Snapshot {
     mem: Vec<Vec<u8>>,
     shared: Shared,
     cores: [CoreSnapshot; 2],
-    cpu1_boot: u32,
-    cpu2_boot: Option<u32>,
+    boot: BootVectors,
+    quantum: Picos,
     boots: Vec<Boot>,
 }
 

@@ -168,6 +168,18 @@ impl Memories {
             .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
     }
 
+    /// Flash and the option-byte area, lent to the flash controller.
+    pub fn flash_mem(&mut self) -> wb_periph::flash::FlashMem<'_> {
+        let [main, ob] = self
+            .bufs
+            .get_disjoint_mut([Self::index(FLASH), Self::index(OPTION_BYTES)])
+            .expect("flash and option bytes are two regions");
+        wb_periph::flash::FlashMem {
+            main: &mut main[..],
+            ob: &mut ob[..],
+        }
+    }
+
     pub(crate) fn raw_ptr(&mut self, region: Region) -> *mut u8 {
         self.region_mut(region).as_mut_ptr()
     }

@@ -5,12 +5,11 @@
 mod host;
 mod report;
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use wb_inspect::digest::Digests;
@@ -271,7 +270,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         None => None,
     };
-    let stream = Rc::new(RefCell::new(FlashStream {
+    let stream = Arc::new(parking_lot::Mutex::new(FlashStream {
         // With --json, stdout is the report alone.
         lines: a.trace_flash && !a.json,
         jsonl,
@@ -280,7 +279,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }));
     if a.trace_flash || a.trace_flash_jsonl.is_some() {
         let s = stream.clone();
-        m.watch_flash(move |r| s.borrow_mut().ended(r));
+        m.watch_flash(move |r| s.lock().ended(r));
     }
     let mut host = match (replay, &a.record_input) {
         (Some((path, inputs)), _) => Host::Replay {
@@ -358,7 +357,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         super::device::save(&m.device(), path)?;
     }
     let log = m.flash_log();
-    let mut stream = stream.borrow_mut();
+    let mut stream = stream.lock();
     let ended = stream.written;
     // Operations still running: last in the JSON lines, so the file lists every one.
     for r in &log[ended..] {
