@@ -34,6 +34,8 @@ enum Command {
     Keys(cmd::keys::Args),
     /// List or export the guest programs built into wbemu (operator, FUS, sample stacks...).
     Firmware(cmd::firmware::Args),
+    /// Drive the FUS of a device file through a debug probe, as STM32CubeProgrammer does.
+    Fus(cmd::fus::Args),
 }
 
 /// Log lines carry the simulated time of the machine that logged (and the host time since
@@ -71,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Image(a) => cmd::image::run(a),
         Command::Keys(a) => cmd::keys::run(a),
         Command::Firmware(a) => cmd::firmware::run(a),
+        Command::Fus(a) => cmd::fus::run(a),
     };
     match result {
         Ok(code) => code,

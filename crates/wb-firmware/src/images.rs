@@ -4,7 +4,7 @@
 
 use wb_image::keys::{signing_key_from_pem, verifying_key_from_pem};
 use wb_image::wb_proto::image::Version;
-use wb_image::wb_proto::layout::{self, keys as kb};
+use wb_image::wb_proto::layout::keys as kb;
 use wb_image::{AesKey, BuildOptions, ImageKind, StKeys};
 
 const ST_SIGNING_PEM: &str = include_str!("../../../fixtures/keys/test-st-signing-key.pem");
@@ -116,9 +116,4 @@ impl Stack {
     }
 }
 
-/// AN5185 §2.1's download address for an image of `len` bytes under SFSA `sfsa`: one
-/// sector below the highest sector-aligned place.
-pub fn download_address(sfsa: u32, len: usize) -> u32 {
-    let top = layout::page_address(sfsa);
-    (top - len as u32 - layout::PAGE_SIZE) & !(layout::PAGE_SIZE - 1)
-}
+pub use wb_image::wb_proto::layout::download_address;

@@ -157,11 +157,14 @@ pub struct Machine {
 }
 
 /// Where each core starts after a reset: CPU1's vector table, and CPU2's when it is released
-/// at reset rather than by C2BOOT.
+/// at reset rather than by C2BOOT; and whether a debugger's reset vector catch holds CPU1 there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct BootVectors {
     cpu1: u32,
     cpu2: Option<u32>,
+    /// DEMCR.VC_CORERESET as a debugger sets it: CPU1 halts at its reset vector after every
+    /// reset, before running anything ([`Machine::catch_cpu1_reset`]).
+    catch_cpu1: bool,
 }
 
 // SAFETY: a machine moves between threads whole; it is never shared (it is not `Sync`). What
@@ -266,6 +269,7 @@ impl Machine {
             boot: BootVectors {
                 cpu1: config.cpu1_boot,
                 cpu2: config.cpu2_boot,
+                catch_cpu1: false,
             },
             quantum: config.quantum.max(1),
             config,
@@ -523,7 +527,15 @@ impl Machine {
 
     /// Boot vectors: where each core starts after the next reset.
     pub fn set_boot(&mut self, cpu1: u32, cpu2: Option<u32>) {
-        self.boot = BootVectors { cpu1, cpu2 };
+        self.boot.cpu1 = cpu1;
+        self.boot.cpu2 = cpu2;
+    }
+
+    /// A debugger's reset vector catch on CPU1 (DEMCR.VC_CORERESET): from the next reset on,
+    /// CPU1 stays halted (held) at its reset vector after every reset, as a probe that drives
+    /// the device without running its application wants. `false` lets it run again.
+    pub fn catch_cpu1_reset(&mut self, on: bool) {
+        self.boot.catch_cpu1 = on;
     }
 
     /// Hold a core in reset (it stops running until the next reset releases it).
@@ -553,6 +565,9 @@ impl Machine {
         let cpu1_boot = self.boot.cpu1;
         self.cores[0].reset(cpu1_boot);
         self.record_boot(CoreId::Cpu1, cpu1_boot, BootCause::Reset(cause));
+        if self.boot.catch_cpu1 {
+            self.cores[0].state_mut().run = RunState::Held;
+        }
         match self.boot.cpu2 {
             Some(v) => {
                 self.cores[1].reset(v);
@@ -993,6 +1008,17 @@ impl Machine {
         for c in &mut self.cores {
             idle_to(c.state_mut(), self.now);
         }
+    }
+
+    /// Let time pass to `t` after a run ended with [`Exit::Halted`] (no core can run, nothing
+    /// is due): every core idles, as on the chip when a debugger waits on a sleeping device.
+    /// Nothing happens in between, so this equals a run that would have reached `t`.
+    pub fn let_time_pass(&mut self, t: Picos) {
+        self.catch_up_to(t);
+        self.shared
+            .borrow_mut()
+            .advance(self.now, &mut self.mem.flash_mem());
+        self.sync();
     }
 
     /// Run for `cycles` cycles of CPU1's clock.

@@ -20,6 +20,13 @@ pub const fn page_address(page: u32) -> u32 {
     FLASH_BASE + page * PAGE_SIZE
 }
 
+/// AN5185 §2.1's download address for an image of `len` bytes under SFSA `sfsa`: one
+/// sector below the highest sector-aligned place.
+pub const fn download_address(sfsa: u32, len: usize) -> u32 {
+    let top = page_address(sfsa);
+    (top - len as u32 - PAGE_SIZE) & !(PAGE_SIZE - 1)
+}
+
 /// SBRV value for a CPU2 vector table in flash (C2OPT = 1): a word offset from the flash
 /// base (stm32wb55-registers.md §3).
 pub const fn sbrv_for(vector: u32) -> u32 {

@@ -2,6 +2,7 @@ pub mod bench;
 pub mod demo;
 pub mod device;
 pub mod firmware;
+pub mod fus;
 pub mod image;
 pub mod keys;
 pub mod run;
