@@ -53,7 +53,10 @@ fn guests_program_and_erase_like_the_hal() {
         assert_eq!(flags, 0, "{id}");
         assert_eq!(b.m.read_u32(ADDR), Some(0xFFFF_FFFF));
         let log = b.m.flash_log();
-        let kinds: Vec<_> = log.iter().map(|r| (r.kind, r.core, r.outcome)).collect();
+        let kinds: Vec<_> = log
+            .iter()
+            .map(|r| (r.kind.name(), r.core, r.outcome))
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -196,7 +199,10 @@ fn power_cut_during_an_erase_tears_the_page_and_loses_sram() {
     assert_eq!(b.m.flash_log().last().unwrap().outcome, Outcome::Pending);
     let seq = b.m.cut_power(5).expect("an operation was running");
     let rec = b.m.flash_log()[seq as usize - 1].clone();
-    assert_eq!((rec.kind, rec.outcome), ("page-erase", Outcome::Torn));
+    assert_eq!(
+        (rec.kind.name(), rec.outcome),
+        ("page-erase", Outcome::Torn)
+    );
     // Part of the page erased, the boundary double-word left with an invalid ECC.
     let bad: Vec<_> = b.m.with_flash(|f| f.ecc_errors().keys().copied().collect());
     assert_eq!(bad.len(), 1);
@@ -290,16 +296,11 @@ fn power_cuts_before_during_and_after_each_operation() {
 }
 
 #[test]
-fn a_power_cut_when_a_predicate_on_the_log_holds() {
-    // Cut as soon as an erase is running: it is torn; both programs before it are intact.
+fn a_power_cut_during_the_first_operation_of_a_kind() {
+    // Cut during the first page erase (a plan that is data: `during:page-erase`): it is
+    // torn; both programs before it are intact.
     let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
-    b.m.arm_power_cut_when(
-        |log| {
-            log.iter()
-                .any(|r| r.kind == "page-erase" && r.outcome == Outcome::Pending)
-        },
-        3,
-    );
+    b.m.arm_power_cut("during:page-erase".parse().unwrap(), 3);
     assert_eq!(three_operations(&mut b), Exit::PowerCut(Some(3)));
     let log = b.m.flash_log();
     assert_eq!(log.len(), 3);
@@ -488,22 +489,23 @@ fn code_beside_a_broken_double_word_runs_without_a_flag() {
 }
 
 #[test]
-fn a_watcher_is_told_of_each_flash_operation_as_it_ends_and_changes_nothing() {
-    use std::sync::{Arc, Mutex};
-    let run = |watch: bool| {
+fn ended_flash_operations_are_read_with_a_cursor_as_they_end() {
+    let run = |read: bool| {
         let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
-        let told = Arc::new(Mutex::new(Vec::new()));
-        if watch {
-            let t = told.clone();
-            b.m.watch_flash(move |r| t.lock().unwrap().push(r.clone()));
-        }
+        let mut told = Vec::new();
         b.m.arm_power_cut(wb_machine::PowerCut::DuringOp(4), 11);
         b.call(Cpu1, "flash_unlock", &[]);
         b.call(Cpu1, "flash_program", &[ADDR, 1, 2, 0]);
-        // Told by the time the run that completed it returns.
-        assert_eq!(told.lock().unwrap().len(), watch as usize);
+        if read {
+            // Ended by the time the run that completed it returns.
+            told.extend(b.m.ended_flash_ops(told.len()));
+            assert_eq!(told.len(), 1);
+            assert!(b.m.ended_flash_ops(told.len()).is_empty(), "each once");
+        }
         let exit = three_operations(&mut b);
-        let told = std::mem::take(&mut *told.lock().unwrap());
+        if read {
+            told.extend(b.m.ended_flash_ops(told.len()));
+        }
         (exit, b.m.trace_hash(), b.m.flash_log(), told)
     };
     let (exit, hash, log, told) = run(true);
@@ -526,17 +528,29 @@ fn a_watcher_is_told_of_each_flash_operation_as_it_ends_and_changes_nothing() {
 }
 
 #[test]
-fn after_a_restore_the_watcher_is_told_of_the_operations_that_end_anew() {
-    use std::sync::{Arc, Mutex};
+fn after_a_restore_a_reader_sees_the_operations_that_end_anew() {
     let mut b = Bench::new(config(OptionBytes::default()), &[Cpu1]);
-    let told = Arc::new(Mutex::new(Vec::new()));
-    let t = told.clone();
-    b.m.watch_flash(move |r| t.lock().unwrap().push(r.seq));
+    let mut told: Vec<u64> = Vec::new();
+    let mut cursor = 0;
+    let read = |b: &Bench, cursor: &mut usize, told: &mut Vec<u64>| {
+        let new = b.m.ended_flash_ops(*cursor);
+        *cursor += new.len();
+        told.extend(new.iter().map(|r| r.seq));
+    };
     b.call(Cpu1, "flash_unlock", &[]);
     b.call(Cpu1, "flash_program", &[ADDR, 1, 2, 0]);
+    read(&b, &mut cursor, &mut told);
     let snap = b.m.snapshot();
     b.call(Cpu1, "flash_program", &[ADDR + 8, 3, 4, 0]);
+    read(&b, &mut cursor, &mut told);
     b.m.restore(&snap);
+    cursor = cursor.min(snap.flash_ops_ended());
     b.call(Cpu1, "flash_program", &[ADDR + 16, 5, 6, 0]);
-    assert_eq!(*told.lock().unwrap(), vec![1, 2, 2]);
+    read(&b, &mut cursor, &mut told);
+    assert_eq!(told, vec![1, 2, 2]);
+    assert_eq!(
+        b.m.flash_log()[1].address,
+        ADDR + 16,
+        "operation 2 the second time"
+    );
 }

@@ -1,6 +1,7 @@
 //! The FUS firmware on CPU2 of a virgin device, driven through a debug probe the way
 //! STM32CubeProgrammer drives it over SWD (tests/src/probe.rs).
 
+use wb_periph::flash::FlashOpKind;
 use wb_proto::fus::{FusError, FusState};
 use wb_proto::layout::{self, tables};
 use wb_proto::tables::{DeviceInfo, FusDeviceInfo};
@@ -393,9 +394,9 @@ fn cut_points(log: &[wb_periph::flash::OpRecord], per_kind: usize) -> Vec<u64> {
             .collect()
     };
     [
-        of(&|r| r.kind == "program" && journal.contains(&r.address)),
-        of(&|r| r.kind.ends_with("erase")),
-        of(&|r| r.kind == "program" && !journal.contains(&r.address)),
+        of(&|r| r.kind == FlashOpKind::Program && journal.contains(&r.address)),
+        of(&|r| r.kind.is_erase()),
+        of(&|r| r.kind == FlashOpKind::Program && !journal.contains(&r.address)),
     ]
     .concat()
 }

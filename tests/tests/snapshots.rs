@@ -134,7 +134,7 @@ fn restoring_a_snapshot_touches_no_other_machine() {
     erase_page_16(&mut a);
     assert_eq!(a.peek(PAGE_16, 64).unwrap(), [0xFF; 64]);
     let op = a.flash_log().last().cloned().unwrap();
-    assert_eq!((op.kind, op.address), ("page-erase", PAGE_16));
+    assert_eq!((op.kind.name(), op.address), ("page-erase", PAGE_16));
     drop(a);
     // B lives on without A.
     assert!(b.poke(PAGE_16, &pattern));

@@ -212,7 +212,7 @@ fn a_torn_option_byte_program_leaves_a_complement_mismatch() {
         100 * MS,
     );
     assert_eq!(exit, Exit::PowerCut(Some(1)));
-    assert_eq!(b.m.flash_log()[0].kind, "option-program");
+    assert_eq!(b.m.flash_log()[0].kind.name(), "option-program");
     let (_, bad) = b.m.device().options();
     assert_eq!(bad.len(), 1, "one slot's complement was not written");
     b.run_to(Cpu1, "app_main", MS);

@@ -342,3 +342,48 @@ fn hsem_locks_are_traced_with_the_core() {
         "{log}"
     );
 }
+
+#[test]
+fn streaming_the_flash_log_or_watching_the_uart_does_not_change_the_run() {
+    let dev = scratch("stream-same.wbdev");
+    ok(&["demo", "--export-device", dev.to_str().unwrap(), "--json"]);
+    let d = dev.to_str().unwrap();
+    let figures = |extra: &[&str]| {
+        let mut args = vec!["run", "--device", d, "--max-time", "1500ms", "--json"];
+        args.extend_from_slice(extra);
+        let (r, code) = report(&args);
+        let cores: Vec<_> = r["cores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["instructions"].clone(),
+                    c["cycles"].clone(),
+                    c["registers"].clone(),
+                )
+            })
+            .collect();
+        (
+            code,
+            cores,
+            r["flash_digest"].clone(),
+            r["simulated_us"].clone(),
+        )
+    };
+    let plain = figures(&[]);
+    let jsonl = scratch("stream-same.jsonl");
+    let traced = figures(&[
+        "--trace-flash",
+        "--trace-flash-jsonl",
+        jsonl.to_str().unwrap(),
+    ]);
+    let watched = figures(&["--until-uart", "never printed"]);
+    assert_eq!(plain, traced);
+    assert_eq!(
+        (plain.1, plain.2, plain.3),
+        (watched.1, watched.2, watched.3)
+    );
+    let lines = std::fs::read_to_string(&jsonl).unwrap().lines().count();
+    assert!(lines > 500, "{lines} flash operations streamed");
+}

@@ -20,6 +20,7 @@ use crate::exception::fp_reg;
 use crate::loader::{self, LoadError, LoadedImage};
 use crate::memory;
 use crate::memory::{EngineeringBytes, Memories};
+pub use crate::power_cut::{CutPoint, OpMatch, PowerCut};
 use crate::scs::{exc, Scs, SCR_SEVONPEND};
 use crate::timing::is_wide;
 use crate::view::View;
@@ -89,19 +90,6 @@ pub enum Exit {
     PowerCut(Option<u64>),
 }
 
-/// When to cut the power (see [`Machine::arm_power_cut`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PowerCut {
-    /// At this global time.
-    At(Picos),
-    /// When flash operation N is requested, before it has any effect.
-    BeforeOp(u64),
-    /// Half-way through flash operation N: it is torn.
-    DuringOp(u64),
-    /// Right after flash operation N completes.
-    AfterOp(u64),
-}
-
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -141,10 +129,6 @@ pub struct Machine {
     flash_key: Option<FlashKey>,
     /// An armed power cut and the seed that decides how a torn operation ends.
     power_cut: Option<(PowerCut, u64)>,
-    /// A power cut armed on a predicate over the flash log, and its seed.
-    power_cut_when: Option<(LogPredicate, u64)>,
-    /// Who is told of each flash operation as it ends, and how many log entries it was given.
-    flash_watch: Option<(FlashWatcher, usize)>,
     /// Every start of a core from reset, oldest first.
     boots: Vec<Boot>,
     /// A run stops when this core's cycle counter reaches this count (see
@@ -174,8 +158,7 @@ struct BootVectors {
 // engine; unicorn 2 keeps no per-thread state for an engine: the only `__thread` variable in
 // its sources is qemu's guest-random generator, which ARM M-profile never uses), and raw
 // pointers into this machine's own heap buffers. Moved together, none of them leaves an alias
-// on the old thread. The closures it stores (`FlashWatcher`, `LogPredicate`) are `Send`, and
-// every `Peripheral` is.
+// on the old thread. It stores no closure, and every `Peripheral` is `Send`.
 unsafe impl Send for Machine {}
 
 /// A core starting from reset: after a system reset, or CPU2 released by C2BOOT.
@@ -195,12 +178,6 @@ pub enum BootCause {
     /// PWR_CR4.C2BOOT released CPU2; `safeboot` when its option bytes failed their check.
     C2Boot { safeboot: bool },
 }
-
-/// Told of each flash operation once it has ended (see [`Machine::watch_flash`]).
-pub type FlashWatcher = Box<dyn FnMut(&OpRecord) + Send>;
-
-/// A condition on the flash operation log (see [`Machine::arm_power_cut_when`]).
-pub type LogPredicate = Box<dyn Fn(&[OpRecord]) -> bool + Send>;
 
 /// What the cores' views were computed from: flash busy, live option bytes, ACR/C2ACR, the
 /// double-words (indices) with ECC errors.
@@ -262,9 +239,7 @@ impl Machine {
             trace: 0xcbf2_9ce4_8422_2325,
             flash_key: None,
             power_cut: None,
-            power_cut_when: None,
             boots: Vec::new(),
-            flash_watch: None,
             cycle_limit: None,
             boot: BootVectors {
                 cpu1: config.cpu1_boot,
@@ -589,33 +564,23 @@ impl Machine {
     fn sync(&mut self) {
         self.sync_flash();
         self.sync_system();
-        self.tell_flash_watcher();
     }
 
-    /// Call `f` with every flash operation of the log, in order, as soon as each has ended
-    /// (done, refused, torn or dropped by a power cut): at the machine's next look, so within
-    /// a quantum of simulated time. It only watches: the run is the same with or without it.
-    /// An operation still running when a run stops is given once it ends. Not part of
-    /// snapshots.
-    pub fn watch_flash(&mut self, f: impl FnMut(&OpRecord) + Send + 'static) {
-        self.flash_watch = Some((Box::new(f), 0));
-        self.tell_flash_watcher();
-    }
-
-    fn tell_flash_watcher(&mut self) {
-        let Some((f, told)) = &mut self.flash_watch else {
-            return;
-        };
+    /// The flash operations that have ended (done, refused, torn, or dropped by a power cut)
+    /// from index `from` of the log on, in order: a reader that keeps `from +` what it got
+    /// sees each operation once, as soon as it looks (one runs at a time, so they end in log
+    /// order). Reading changes nothing. After a [`Machine::restore`], bring the index back to
+    /// at most [`Snapshot::flash_ops_ended`]: the operations after it will end anew.
+    pub fn ended_flash_ops(&self, from: usize) -> Vec<OpRecord> {
         let sh = self.shared.borrow();
-        let log = sh.flash.log();
-        // In log order: one operation runs at a time, so the ones after a pending one wait.
-        for r in log.get(*told..).unwrap_or_default() {
-            if r.outcome == Outcome::Pending {
-                break;
-            }
-            f(r);
-            *told += 1;
-        }
+        sh.flash
+            .log()
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|r| r.outcome != Outcome::Pending)
+            .cloned()
+            .collect()
     }
 
     /// Core frequencies follow the RCC; C2BOOT releases CPU2 (at safeboot when its option
@@ -770,29 +735,19 @@ impl Machine {
         self.power_cut = Some((cut, seed));
     }
 
-    /// Arm a power cut for the first time `when(log)` holds, checked after every stop of a
-    /// core and every quantum (so within a quantum of the log entry that makes it true); an
-    /// operation still running then is torn. `run_until` returns [`Exit::PowerCut`]. Not part
-    /// of snapshots.
-    pub fn arm_power_cut_when(
-        &mut self,
-        when: impl Fn(&[OpRecord]) -> bool + Send + 'static,
-        seed: u64,
-    ) {
-        self.power_cut_when = Some((Box::new(when), seed));
-    }
-
     /// Whether an armed cut is due at `at` (the time of the core that just stopped, or now at
     /// a quantum boundary); if so, perform it there. The cut time is not the start of the
     /// quantum, so it does not depend on where earlier runs stopped.
     fn power_cut_due(&mut self, at: Picos) -> Option<Exit> {
-        if let Some((when, seed)) = &self.power_cut_when {
-            let seed = *seed;
-            if when(self.shared.borrow().flash.log()) {
-                self.power_cut_when = None;
-                self.catch_up_to(at);
-                return Some(Exit::PowerCut(self.cut_power(seed)));
-            }
+        if let Some((PowerCut::Matching { op, point }, seed)) = self.power_cut {
+            // Resolved as soon as the operation is requested; then as any cut at operation N.
+            let n = op.find(self.shared.borrow().flash.log())?;
+            let cut = match point {
+                CutPoint::Before => PowerCut::BeforeOp(n),
+                CutPoint::During => PowerCut::DuringOp(n),
+                CutPoint::After => PowerCut::AfterOp(n),
+            };
+            self.power_cut = Some((cut, seed));
         }
         let (cut, seed) = self.power_cut?;
         let op = |n: u64| {
@@ -820,6 +775,7 @@ impl Machine {
                 None => false,
             },
             PowerCut::AfterOp(n) => op(n).is_some_and(|o| o != Outcome::Pending),
+            PowerCut::Matching { .. } => unreachable!("resolved above"),
         };
         if !due {
             return None;
@@ -1090,11 +1046,14 @@ impl Machine {
                 *end = (*end).min(t.max(self.now + 1));
             }
             if stop == Stop::FlashStall {
-                // Wait for the operation, but not past the end of this quantum.
+                // Wait for the operation, but not past the end of this quantum, nor past the
+                // cycle limit.
                 let busy = self.shared.borrow().flash.busy_until();
+                let cap = self.cycle_limit.filter(|(j, _)| *j == i).map(|(_, n)| n);
                 if let Some(t) = busy {
                     let st = self.cores[i].state_mut();
-                    st.cycles = st.cycles.max(st.domain.cycles_at(t.min(*end)));
+                    let to = st.domain.cycles_at(t.min(*end));
+                    st.cycles = st.cycles.max(cap.map_or(to, |n| to.min(n)));
                 }
             }
             // The core may have armed a timer or woken the other core: the quantum ends no
@@ -1280,12 +1239,6 @@ impl Machine {
             s.apply(c, &mut self.mem);
         }
         self.flash_key = None;
-        if let Some((_, told)) = &mut self.flash_watch {
-            // Operations after the snapshot (or still running in it) will end anew.
-            let log = snap.shared.flash.log();
-            let ended = log.iter().position(|r| r.outcome == Outcome::Pending);
-            *told = (*told).min(ended.unwrap_or(log.len()));
-        }
         self.sync_flash();
     }
 }
@@ -1436,6 +1389,17 @@ impl CoreSnapshot {
         c.set_reg(RegisterARM::EPSR, self.xpsr);
         c.rebuild_flags();
         c.flush_all_code();
+    }
+}
+
+impl Snapshot {
+    /// How many flash operations had ended when it was taken (see
+    /// [`Machine::ended_flash_ops`]).
+    pub fn flash_ops_ended(&self) -> usize {
+        let log = self.shared.flash.log();
+        log.iter()
+            .position(|r| r.outcome == Outcome::Pending)
+            .unwrap_or(log.len())
     }
 }
 

@@ -10,6 +10,7 @@
 //! shared/reference/timing.md §3 (times, stalls, suspend), RM0434 §3 as quoted there.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use tracing::{trace, warn};
 
@@ -385,14 +386,75 @@ pub enum OpKind {
     },
 }
 
-impl OpKind {
-    pub fn name(&self) -> &'static str {
+/// What a logged operation was, or was asked to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FlashOpKind {
+    /// One double-word.
+    Program,
+    /// A fast-programming row of 64 double-words.
+    FastProgram,
+    PageErase,
+    MassErase,
+    OptionProgram,
+    /// An erase asked for with an invalid PER/MER combination (refused with PGSERR).
+    Erase,
+}
+
+impl FlashOpKind {
+    pub const ALL: [FlashOpKind; 6] = [
+        FlashOpKind::Program,
+        FlashOpKind::FastProgram,
+        FlashOpKind::PageErase,
+        FlashOpKind::MassErase,
+        FlashOpKind::OptionProgram,
+        FlashOpKind::Erase,
+    ];
+
+    /// The name logs and reports use ("page-erase").
+    pub fn name(self) -> &'static str {
         match self {
-            OpKind::Program { .. } => "program",
-            OpKind::FastRow { .. } => "fast-program",
-            OpKind::PageErase { .. } => "page-erase",
-            OpKind::MassErase { .. } => "mass-erase",
-            OpKind::OptionProgram { .. } => "option-program",
+            FlashOpKind::Program => "program",
+            FlashOpKind::FastProgram => "fast-program",
+            FlashOpKind::PageErase => "page-erase",
+            FlashOpKind::MassErase => "mass-erase",
+            FlashOpKind::OptionProgram => "option-program",
+            FlashOpKind::Erase => "erase",
+        }
+    }
+
+    /// The kind called `name`.
+    pub fn from_name(name: &str) -> Option<FlashOpKind> {
+        FlashOpKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Programs of main flash (double-word or row).
+    pub fn is_program(self) -> bool {
+        matches!(self, FlashOpKind::Program | FlashOpKind::FastProgram)
+    }
+
+    /// Erases of main flash (page or mass, or a refused request for one).
+    pub fn is_erase(self) -> bool {
+        matches!(
+            self,
+            FlashOpKind::PageErase | FlashOpKind::MassErase | FlashOpKind::Erase
+        )
+    }
+}
+
+impl fmt::Display for FlashOpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl OpKind {
+    pub fn name(&self) -> FlashOpKind {
+        match self {
+            OpKind::Program { .. } => FlashOpKind::Program,
+            OpKind::FastRow { .. } => FlashOpKind::FastProgram,
+            OpKind::PageErase { .. } => FlashOpKind::PageErase,
+            OpKind::MassErase { .. } => FlashOpKind::MassErase,
+            OpKind::OptionProgram { .. } => FlashOpKind::OptionProgram,
         }
     }
 
@@ -440,7 +502,7 @@ pub struct OpRecord {
     /// 1, 2, 3... in the order operations were requested, refused ones included.
     pub seq: u64,
     pub core: CoreId,
-    pub kind: &'static str,
+    pub kind: FlashOpKind,
     pub address: u32,
     /// When it was requested and when it ends (or ended).
     pub start: Picos,
@@ -1000,7 +1062,7 @@ impl Flash {
         } else if selected == cr::MER {
             OpKind::MassErase { end_page: PAGES }
         } else {
-            self.refuse(a.core, j, "erase", FLASH_BASE, sr::PGSERR, a.now);
+            self.refuse(a.core, j, FlashOpKind::Erase, FLASH_BASE, sr::PGSERR, a.now);
             return;
         };
         self.start(a.core, j, kind, a.now);
@@ -1016,7 +1078,7 @@ impl Flash {
         let kind = match kind {
             OpKind::MassErase { .. } if core == CoreId::Cpu1 => {
                 // RM0434 Table 6: only CPU2 mass-erases; CPU1's request is refused.
-                self.refuse(core, j, "mass-erase", addr, sr::WRPERR, now);
+                self.refuse(core, j, FlashOpKind::MassErase, addr, sr::WRPERR, now);
                 return;
             }
             OpKind::MassErase { .. } => OpKind::MassErase {
@@ -1031,7 +1093,7 @@ impl Flash {
         let seq = self.log.len() as u64 + 1;
         let suspended = (self.acr | self.c2acr) & acr::PES != 0;
         let end = (!suspended).then(|| now + kind.duration());
-        trace!(target: "wb::flash", seq, %core, kind = kind.name(), addr = format_args!("{addr:#010x}"), suspended, "operation starts");
+        trace!(target: "wb::flash", seq, %core, kind = %kind.name(), addr = format_args!("{addr:#010x}"), suspended, "operation starts");
         self.log.push(OpRecord {
             seq,
             core,
@@ -1095,7 +1157,7 @@ impl Flash {
         &mut self,
         core: CoreId,
         j: usize,
-        kind: &'static str,
+        kind: FlashOpKind,
         address: u32,
         flag: u32,
         now: Picos,
@@ -1104,7 +1166,7 @@ impl Flash {
         self.latch[j] = None;
         self.row[j] = None;
         let seq = self.log.len() as u64 + 1;
-        trace!(target: "wb::flash", seq, %core, kind, addr = format_args!("{address:#010x}"), flag, "operation refused");
+        trace!(target: "wb::flash", seq, %core, %kind, addr = format_args!("{address:#010x}"), flag, "operation refused");
         self.log.push(OpRecord {
             seq,
             core,
@@ -1129,21 +1191,21 @@ impl Flash {
         let addr = FLASH_BASE + offset;
         let c = self.control[j];
         if a.width != Width::Word {
-            self.refuse(core, j, "program", addr, sr::SIZERR, a.now);
+            self.refuse(core, j, FlashOpKind::Program, addr, sr::SIZERR, a.now);
             return;
         }
         let mode = c & (cr::PG | cr::FSTPG | cr::PER | cr::MER);
         let starting = self.latch[j].is_none() && self.row[j].is_none();
         if starting && self.status[j] & sr::PROG_ERRORS != 0 {
             // A new double-word (or row) while an error is still flagged: a sequence error.
-            self.refuse(core, j, "program", addr, sr::PGSERR, a.now);
+            self.refuse(core, j, FlashOpKind::Program, addr, sr::PGSERR, a.now);
         } else if mode == cr::PG {
             self.program_word(core, j, offset, value, a.now, mem);
         } else if mode == cr::FSTPG {
             self.fast_word(core, j, offset, value, a.now, mem);
         } else {
             // A store to flash without PG (or with an erase selected): a sequence error.
-            self.refuse(core, j, "program", addr, sr::PGSERR, a.now);
+            self.refuse(core, j, FlashOpKind::Program, addr, sr::PGSERR, a.now);
         }
     }
 
@@ -1159,15 +1221,22 @@ impl Flash {
         let addr = FLASH_BASE + offset;
         match self.latch[j].take() {
             None if offset.is_multiple_of(DOUBLE_WORD) => self.latch[j] = Some((offset, value)),
-            None => self.refuse(core, j, "program", addr, sr::PGAERR, now),
+            None => self.refuse(core, j, FlashOpKind::Program, addr, sr::PGAERR, now),
             Some((first, _)) if offset != first + 4 => {
-                self.refuse(core, j, "program", addr, sr::PGAERR, now)
+                self.refuse(core, j, FlashOpKind::Program, addr, sr::PGAERR, now)
             }
             Some((first, lo)) => {
                 let data = lo as u64 | (value as u64) << 32;
                 // Only an erased double-word takes data (all-zero may overwrite anything).
                 if mem.dw(first) != u64::MAX && data != 0 {
-                    self.refuse(core, j, "program", FLASH_BASE + first, sr::PROGERR, now);
+                    self.refuse(
+                        core,
+                        j,
+                        FlashOpKind::Program,
+                        FLASH_BASE + first,
+                        sr::PROGERR,
+                        now,
+                    );
                     return;
                 }
                 self.start(
@@ -1199,14 +1268,21 @@ impl Flash {
                 words: Vec::with_capacity(128),
                 last_write: now,
             },
-            None => return self.refuse(core, j, "fast-program", addr, sr::PGAERR, now),
+            None => return self.refuse(core, j, FlashOpKind::FastProgram, addr, sr::PGAERR, now),
             Some(f) => f,
         };
         if offset != fill.offset + 4 * fill.words.len() as u32 {
-            return self.refuse(core, j, "fast-program", addr, sr::PGAERR | sr::FASTERR, now);
+            return self.refuse(
+                core,
+                j,
+                FlashOpKind::FastProgram,
+                addr,
+                sr::PGAERR | sr::FASTERR,
+                now,
+            );
         }
         if now.saturating_sub(fill.last_write) > time::FAST_GAP {
-            return self.refuse(core, j, "fast-program", addr, sr::MISERR, now);
+            return self.refuse(core, j, FlashOpKind::FastProgram, addr, sr::MISERR, now);
         }
         fill.words.push(value);
         fill.last_write = now;
@@ -1224,7 +1300,7 @@ impl Flash {
             return self.refuse(
                 core,
                 j,
-                "fast-program",
+                FlashOpKind::FastProgram,
                 FLASH_BASE + fill.offset,
                 sr::PROGERR | sr::FASTERR,
                 now,
@@ -1487,7 +1563,7 @@ mod tests {
         let rec = r.f.log().last().unwrap();
         assert_eq!(
             (rec.seq, rec.kind, rec.address, rec.outcome),
-            (1, "program", 0x0800_0100, Outcome::Done)
+            (1, FlashOpKind::Program, 0x0800_0100, Outcome::Done)
         );
     }
 

@@ -20,6 +20,7 @@ use wb_inspect::wb_proto::fus::{FusError, Opcode};
 use wb_inspect::wb_proto::layout::{self, operator as op, record as rec};
 use wb_inspect::{hex32, oplog, version_text};
 use wb_machine::{Boot, BootCause, Config, CoreId, Machine, ResetCause, Uart};
+use wb_periph::flash::FlashOpKind;
 
 #[derive(clap::Args)]
 #[command(
@@ -459,7 +460,7 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
     let completed = failure.is_none();
 
     let log = m.flash_log();
-    let count = |f: fn(&str) -> bool| log.iter().filter(|r| f(r.kind)).count();
+    let count = |f: fn(FlashOpKind) -> bool| log.iter().filter(|r| f(r.kind)).count();
     let end_opts = options(&m);
     let boots = m.boots();
     let summary = Summary {
@@ -483,9 +484,9 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
         cpu1_instructions: m.stats(CoreId::Cpu1).insns,
         cpu2_instructions: m.stats(CoreId::Cpu2).insns,
         flash_operations: log.len(),
-        flash_programs: count(|k| k == "program" || k == "fast-program"),
-        flash_erases: count(|k| k.ends_with("erase")),
-        option_programs: count(|k| k == "option-program"),
+        flash_programs: count(FlashOpKind::is_program),
+        flash_erases: count(FlashOpKind::is_erase),
+        option_programs: count(|k| k == FlashOpKind::OptionProgram),
         system_resets: boots
             .iter()
             .filter(|b| b.core == CoreId::Cpu1 && b.cause != BootCause::Reset(ResetCause::PowerOn))

@@ -9,7 +9,6 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use wb_inspect::digest::Digests;
@@ -87,7 +86,9 @@ pub struct Args {
     /// flash_ops. Operations still running when the run ends come last, outcome "Pending".
     #[arg(long, value_name = "FILE")]
     trace_flash_jsonl: Option<PathBuf>,
-    /// Cut the power once: before:N, during:N or after:N (flash operation N, from 1), or
+    /// Cut the power once: before:N, during:N or after:N (flash operation N, from 1);
+    /// before|during|after:KIND[@START-END][#N] (the Nth operation of that kind in that address
+    /// range, e.g. during:option-program, before:page-erase@0x080f0000-0x080f4000#2); or
     /// at:T (T microseconds of simulated time). The chip powers on again and the run goes on.
     #[arg(long, value_parser = parse_cut)]
     cut_power: Option<PowerCut>,
@@ -134,22 +135,7 @@ pub mod code {
 }
 
 fn parse_cut(s: &str) -> Result<PowerCut, String> {
-    let (kind, n) = s
-        .split_once(':')
-        .ok_or_else(|| format!("{s}: expected before:N, during:N, after:N or at:MICROSECONDS"))?;
-    let n: u64 = n
-        .parse()
-        .map_err(|e| format!("{s}: {n:?} is not a number ({e})"))?;
-    if n == 0 && kind != "at" {
-        return Err(format!("{s}: flash operations are numbered from 1"));
-    }
-    match kind {
-        "before" => Ok(PowerCut::BeforeOp(n)),
-        "during" => Ok(PowerCut::DuringOp(n)),
-        "after" => Ok(PowerCut::AfterOp(n)),
-        "at" => Ok(PowerCut::At(n * 1_000_000)),
-        _ => Err(format!("{s}: {kind:?} is not before, during, after or at")),
-    }
+    s.parse()
 }
 
 /// Open the host ends the arguments ask for, and say where to connect.
@@ -270,17 +256,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         None => None,
     };
-    let stream = Arc::new(parking_lot::Mutex::new(FlashStream {
+    let streaming = a.trace_flash || a.trace_flash_jsonl.is_some();
+    let mut stream = FlashStream {
         // With --json, stdout is the report alone.
         lines: a.trace_flash && !a.json,
         jsonl,
         written: 0,
         error: None,
-    }));
-    if a.trace_flash || a.trace_flash_jsonl.is_some() {
-        let s = stream.clone();
-        m.watch_flash(move |r| s.lock().ended(r));
-    }
+    };
     let mut host = match (replay, &a.record_input) {
         (Some((path, inputs)), _) => Host::Replay {
             path,
@@ -294,8 +277,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
             links,
             recorder: record.as_deref().map(Recorder::create).transpose()?,
         },
+        // Looking at the UART output or the flash log as the run goes needs pauses (ones that
+        // change nothing).
         (None, _) => Host::None {
-            sliced: a.until_uart.is_some(),
+            sliced: a.until_uart.is_some() || streaming,
         },
     };
     let limit = a.max_time;
@@ -311,6 +296,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let end = loop {
         let exit = host.run_slice(&mut m, limit);
         host.take_output(&mut m, &mut output);
+        if streaming {
+            for r in m.ended_flash_ops(stream.written) {
+                stream.ended(&r);
+            }
+        }
         if let Some(port) = watch.as_mut().and_then(|w| w.seen(&output)) {
             break End::UartText(port);
         }
@@ -357,7 +347,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         super::device::save(&m.device(), path)?;
     }
     let log = m.flash_log();
-    let mut stream = stream.lock();
+    if streaming {
+        for r in m.ended_flash_ops(stream.written) {
+            stream.ended(&r);
+        }
+    }
     let ended = stream.written;
     // Operations still running: last in the JSON lines, so the file lists every one.
     for r in &log[ended..] {
@@ -412,23 +406,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if let Some(cut) = a.cut_power.filter(|_| report.power_cuts.is_empty()) {
         eprintln!(
             "wbemu: --cut-power {}: the run ended first ({}, after {} flash operations)",
-            cut_text(cut),
+            cut,
             report.exit.text,
             log.len()
         );
         return Ok(ExitCode::from(code::CUT_NOT_MADE));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A cut as `--cut-power` spells it.
-fn cut_text(cut: PowerCut) -> String {
-    match cut {
-        PowerCut::BeforeOp(n) => format!("before:{n}"),
-        PowerCut::DuringOp(n) => format!("during:{n}"),
-        PowerCut::AfterOp(n) => format!("after:{n}"),
-        PowerCut::At(t) => format!("at:{}", t / 1_000_000),
-    }
 }
 
 #[cfg(test)]

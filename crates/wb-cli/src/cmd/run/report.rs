@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use wb_inspect::digest::Digests;
 use wb_inspect::{flags, hex32};
-use wb_machine::{CoreId, CoreRegisters, Exit, Machine, Picos, PowerCut, Uart};
+use wb_machine::{CoreId, CoreRegisters, CutPoint, Exit, Machine, Picos, PowerCut, Uart};
 use wb_periph::flash::{OpRecord, Outcome};
 
 /// Microseconds of simulated time: the unit of every time in the JSON reports.
@@ -33,7 +33,7 @@ impl FlashOp {
             start_us: us(r.start),
             end_us: us(r.end),
             core: r.core.name(),
-            kind: r.kind,
+            kind: r.kind.name(),
             address: hex32(r.address),
             outcome: format!("{:?}", r.outcome),
         }
@@ -130,8 +130,10 @@ impl ExitReport {
 #[derive(Serialize)]
 pub struct CutReport {
     pub at_us: f64,
-    /// The --cut-power plan: before, during, after or at.
+    /// Where the cut falls: before, during, after or at.
     pub plan: &'static str,
+    /// The --cut-power plan as written.
+    pub spec: String,
     /// The flash operation it was aimed at (before/during/after).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub op: Option<u64>,
@@ -149,6 +151,11 @@ impl CutReport {
             PowerCut::DuringOp(n) => ("during", Some(n)),
             PowerCut::AfterOp(n) => ("after", Some(n)),
             PowerCut::At(_) => ("at", None),
+            PowerCut::Matching { point, .. } => match point {
+                CutPoint::Before => ("before", None),
+                CutPoint::During => ("during", None),
+                CutPoint::After => ("after", None),
+            },
         };
         let hit = hit.and_then(|n| m.flash_log().into_iter().find(|r| r.seq == n));
         let text = format!(
@@ -168,6 +175,7 @@ impl CutReport {
         CutReport {
             at_us: us(m.now()),
             plan: name,
+            spec: plan.to_string(),
             op,
             hit: hit.as_ref().map(FlashOp::of),
             seed,
