@@ -59,7 +59,7 @@ pub struct SecureIp {
 /// What a mapped register window reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// An attached peripheral (index into `Shared::periphs`).
+    /// An attached peripheral (index into `Bus::periphs`).
     Device(usize),
     Rcc,
     Pwr,
@@ -144,10 +144,10 @@ impl FlashBuffers {
     }
 }
 
-/// State both engines reach from their hooks (through `Rc<RefCell<Shared>>`): plain, owned
+/// State both engines reach from their hooks (through `Rc<RefCell<Bus>>`): plain, owned
 /// data, cloned whole into a snapshot.
 #[derive(Clone, Debug)]
-pub struct Shared {
+pub struct Bus {
     pub periphs: Vec<Mapped>,
     /// SEV executed by a core: the event for each core's event register.
     pub sev_to: [bool; 2],
@@ -158,9 +158,9 @@ pub struct Shared {
     pub syscfg: Syscfg,
 }
 
-impl Shared {
-    pub(crate) fn new() -> Shared {
-        Shared {
+impl Bus {
+    pub(crate) fn new() -> Bus {
+        Bus {
             periphs: Vec::new(),
             sev_to: [false; 2],
             flash: Flash::new(),

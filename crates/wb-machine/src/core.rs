@@ -18,7 +18,7 @@ use unicorn_engine::{
 use wb_periph::flash::Ecc;
 use wb_periph::{Access, CoreId, Width};
 
-use crate::bus::{FlashBuffers, Shared, Target};
+use crate::bus::{Bus, FlashBuffers, Target};
 use crate::clock::CycleDomain;
 use crate::memory::{self, Memories, Region};
 use crate::scs::Scs;
@@ -309,7 +309,7 @@ pub struct CoreState {
     taken_extra: u32,
     last_block: (u32, Charge),
     cache: CostCache,
-    shared: Rc<RefCell<Shared>>,
+    bus: Rc<RefCell<Bus>>,
     /// Raw views of the code memories for decoding inside the block hook. They point into the
     /// machine's [`Memories`], which outlives the engines and is never reallocated.
     code: [(Region, *const u8); 3],
@@ -380,11 +380,11 @@ impl CoreState {
         let r = match w.kind {
             WindowKind::Device(target) => {
                 let access = self.access(size);
-                self.shared.borrow_mut().read(target, off, access)
+                self.bus.borrow_mut().read(target, off, access)
             }
             WindowKind::Flash => {
                 let access = self.access(size);
-                self.shared.borrow_mut().flash.read(off, access)
+                self.bus.borrow_mut().flash.read(off, access)
             }
             WindowKind::Scs { shift } => self
                 .scs
@@ -398,7 +398,7 @@ impl CoreState {
 
     /// The bus stalls this core until the running flash operation ends; the operation is then
     /// complete (its effect lands now, at the time this core has reached).
-    fn wait_for_flash(&mut self, sh: &mut Shared) {
+    fn wait_for_flash(&mut self, sh: &mut Bus) {
         if let Some(t) = sh.flash.busy_until() {
             self.cycles = self.cycles.max(self.domain.cycles_at(t));
             sh.flash.complete(&mut self.flash_mem.view());
@@ -528,8 +528,8 @@ impl CoreState {
             return false;
         }
         let mut uncorrectable = false;
-        let shared = self.shared.clone();
-        let mut sh = shared.borrow_mut();
+        let bus = self.bus.clone();
+        let mut sh = bus.borrow_mut();
         let before = sh.flash.eccr();
         for &dw in &self.ecc_dws[first..first + hit] {
             uncorrectable |=
@@ -584,7 +584,7 @@ impl CoreState {
         self.last_block = (addr, c);
         if c.flags & Charge::SEV != 0 {
             // The other core may be waiting for this event: let the machine look after the block.
-            self.shared.borrow_mut().sev_to = [true, true];
+            self.bus.borrow_mut().sev_to = [true, true];
             self.request_attention();
         }
         true
@@ -665,7 +665,7 @@ impl Core {
     pub(crate) fn new(
         id: CoreId,
         mem: &mut Memories,
-        shared: Rc<RefCell<Shared>>,
+        bus: Rc<RefCell<Bus>>,
         hz: u64,
         boot_alias: BootAlias,
     ) -> Result<Core, EngineError> {
@@ -702,7 +702,7 @@ impl Core {
             taken_extra: 0,
             last_block: (0, Charge::default()),
             cache: CostCache::new(),
-            shared,
+            bus,
             code,
             flash_mem,
             windows: Vec::new(),
@@ -915,8 +915,8 @@ impl Core {
                 Some(
                     |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
                         let st = uc.get_data_mut();
-                        let shared = st.shared.clone();
-                        let mut sh = shared.borrow_mut();
+                        let bus = st.bus.clone();
+                        let mut sh = bus.borrow_mut();
                         if sh.flash.register_stall(off as u32, true).is_some() {
                             st.wait_for_flash(&mut sh);
                         }
@@ -937,8 +937,8 @@ impl Core {
                 Some(
                     |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
                         let st = uc.get_data_mut();
-                        let shared = st.shared.clone();
-                        let mut sh = shared.borrow_mut();
+                        let bus = st.bus.clone();
+                        let mut sh = bus.borrow_mut();
                         st.wait_for_flash(&mut sh);
                         let access = st.access(size);
                         let mut mem = st.flash_mem.view();
@@ -957,8 +957,8 @@ impl Core {
                 Some(|uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize| {
                     let st = uc.get_data_mut();
                     let (off, core) = (off as u32, st.id);
-                    let shared = st.shared.clone();
-                    let mut sh = shared.borrow_mut();
+                    let bus = st.bus.clone();
+                    let mut sh = bus.borrow_mut();
                     let mut uncorrectable = false;
                     let mut bytes = [0u8; 8];
                     if sh.flash.pcrop_read(off, core) {
@@ -1005,7 +1005,7 @@ impl Core {
                 Some(
                     move |uc: &mut Unicorn<'_, CoreState>, off: u64, size: usize, value: u64| {
                         let st = uc.get_data_mut();
-                        let r = st.shared.borrow_mut().write(
+                        let r = st.bus.borrow_mut().write(
                             target,
                             off as u32,
                             value as u32,

@@ -10,7 +10,7 @@ use unicorn_engine::RegisterARM;
 use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
 
 use crate::bus::SYSTEM_WINDOWS;
-use crate::bus::{IrqRoute, Mapped, Shared, Target};
+use crate::bus::{Bus, IrqRoute, Mapped, Target};
 use crate::chip::{self, ChipConfig, Uart};
 use crate::clock::Clocks;
 use crate::core::FlashWaits;
@@ -120,7 +120,7 @@ pub struct CoreStats {
 pub struct Machine {
     // Field order matters: the engines (which hold pointers into `mem`) drop first.
     cores: [Core; 2],
-    shared: Rc<RefCell<Shared>>,
+    bus: Rc<RefCell<Bus>>,
     mem: Memories,
     config: Config,
     now: Picos,
@@ -152,7 +152,7 @@ struct BootVectors {
 }
 
 // SAFETY: a machine moves between threads whole; it is never shared (it is not `Sync`). What
-// keeps the compiler from deriving `Send` is only what it owns inside: the `Rc<RefCell<Shared>>`
+// keeps the compiler from deriving `Send` is only what it owns inside: the `Rc<RefCell<Bus>>`
 // whose clones all live in this machine (its `shared` field and the two engines' hook data,
 // which no accessor hands out), the two unicorn engines (`Unicorn` is an `Rc` around the C
 // engine; unicorn 2 keeps no per-thread state for an engine: the only `__thread` variable in
@@ -214,26 +214,26 @@ impl Machine {
         config
             .option_bytes
             .store(mem.region_mut(memory::OPTION_BYTES));
-        let shared = Rc::new(RefCell::new(Shared::new()));
-        let reset_freqs = shared.borrow().rcc.frequencies();
+        let bus = Rc::new(RefCell::new(Bus::new()));
+        let reset_freqs = bus.borrow().rcc.frequencies();
         let hz = |c| core_hz(config.clocks, reset_freqs, c);
         let cpu1 = Core::new(
             CoreId::Cpu1,
             &mut mem,
-            shared.clone(),
+            bus.clone(),
             hz(CoreId::Cpu1),
             config.boot_alias,
         )?;
         let cpu2 = Core::new(
             CoreId::Cpu2,
             &mut mem,
-            shared.clone(),
+            bus.clone(),
             hz(CoreId::Cpu2),
             config.boot_alias,
         )?;
         let mut m = Machine {
             cores: [cpu1, cpu2],
-            shared,
+            bus,
             mem,
             now: 0,
             trace: 0xcbf2_9ce4_8422_2325,
@@ -338,7 +338,7 @@ impl Machine {
             .into_iter()
             .chain([(crate::core::FLASH_REGS, 0x400)]);
         let taken = self
-            .shared
+            .bus
             .borrow()
             .periphs
             .iter()
@@ -351,7 +351,7 @@ impl Machine {
             return Err(MachineError::Overlap { name, base, end });
         }
         let index = {
-            let mut sh = self.shared.borrow_mut();
+            let mut sh = self.bus.borrow_mut();
             sh.periphs.push(Mapped::new(base, dev, routes));
             sh.set_bus_clocks(self.config.clocks);
             sh.periphs.len() - 1
@@ -374,7 +374,7 @@ impl Machine {
 
     fn with_serial<T>(&mut self, port: Uart, f: impl FnOnce(&mut dyn Serial) -> T) -> T {
         let now = self.now;
-        let mut sh = self.shared.borrow_mut();
+        let mut sh = self.bus.borrow_mut();
         let m = sh
             .periphs
             .iter_mut()
@@ -425,7 +425,7 @@ impl Machine {
             .find(|&(_, base, size)| addr >= base && addr - base < size)
             .map(|(t, base, _)| (t, base));
         system.or_else(|| {
-            let sh = self.shared.borrow();
+            let sh = self.bus.borrow();
             sh.periphs
                 .iter()
                 .position(|m| addr >= m.base && addr - m.base < m.size)
@@ -442,14 +442,11 @@ impl Machine {
         }
         let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
         if let Some(off) = flash_register(addr) {
-            return self.shared.borrow_mut().flash.read(off, access).ok();
+            return self.bus.borrow_mut().flash.read(off, access).ok();
         }
         let (target, base) = self.register_window(addr)?;
         let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
-        self.shared
-            .borrow_mut()
-            .read(target, addr - base, access)
-            .ok()
+        self.bus.borrow_mut().read(target, addr - base, access).ok()
     }
 
     /// A 32-bit write through the debug access port: RAM directly, peripheral registers
@@ -463,7 +460,7 @@ impl Machine {
         if let Some(off) = flash_register(addr) {
             let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
             let ok = self
-                .shared
+                .bus
                 .borrow_mut()
                 .flash
                 .write(off, value, access)
@@ -476,7 +473,7 @@ impl Machine {
         };
         let access = wb_periph::Access::word(CoreId::Cpu1, self.now);
         let ok = self
-            .shared
+            .bus
             .borrow_mut()
             .write(target, addr - base, value, access)
             .is_ok();
@@ -528,7 +525,7 @@ impl Machine {
         let kind = cause.kind();
         debug!(target: "wb::machine", ?cause, now = self.now, "reset");
         {
-            let mut sh = self.shared.borrow_mut();
+            let mut sh = self.bus.borrow_mut();
             sh.reset(kind, &self.mem.flash_mem());
             sh.rcc.record_reset(cause);
             // A reset peripheral forgets its clock; tell it again.
@@ -572,7 +569,7 @@ impl Machine {
     /// order). Reading changes nothing. After a [`Machine::restore`], bring the index back to
     /// at most [`Snapshot::flash_ops_ended`]: the operations after it will end anew.
     pub fn ended_flash_ops(&self, from: usize) -> Vec<OpRecord> {
-        let sh = self.shared.borrow();
+        let sh = self.bus.borrow();
         sh.flash
             .log()
             .get(from..)
@@ -587,7 +584,7 @@ impl Machine {
     /// bytes failed their check).
     fn sync_system(&mut self) {
         let (freq_change, boot, freqs, options_valid, vector) = {
-            let mut sh = self.shared.borrow_mut();
+            let mut sh = self.bus.borrow_mut();
             let freq_change = sh.rcc.take_freq_change();
             let boot = sh.pwr.take_cpu2_boot();
             let vector = sh.flash.options().cpu2_boot_vector();
@@ -626,7 +623,7 @@ impl Machine {
                 let cycles = st.cycles;
                 st.domain.rebase(hz, cycles);
             }
-            self.shared.borrow_mut().set_bus_clocks(self.config.clocks);
+            self.bus.borrow_mut().set_bus_clocks(self.config.clocks);
         }
         if boot && self.cores[1].state().run == RunState::Held && self.boot.cpu2.is_none() {
             let vector = if options_valid {
@@ -659,7 +656,7 @@ impl Machine {
     /// retranslated, views follow the option bytes and the busy state, wait states follow
     /// FLASH_ACR, and OBL_LAUNCH resets the system.
     fn sync_flash(&mut self) {
-        let mut sh = self.shared.borrow_mut();
+        let mut sh = self.bus.borrow_mut();
         let changed = sh.flash.take_changed();
         let obl_launch = sh.flash.take_obl_launch();
         let busy = sh.flash.busy_until().is_some();
@@ -702,13 +699,13 @@ impl Machine {
 
     /// Look at the flash controller (registers, option bytes, ECC state, log).
     pub fn with_flash<R>(&self, f: impl FnOnce(&Flash) -> R) -> R {
-        f(&self.shared.borrow().flash)
+        f(&self.bus.borrow().flash)
     }
 
     /// Give the double-word at flash address `addr` an ECC error (as a worn or disturbed cell
     /// would); data reads and instruction fetches of it then raise ECCC or ECCD.
     pub fn inject_ecc(&mut self, addr: u32, ecc: Ecc) {
-        self.shared
+        self.bus
             .borrow_mut()
             .flash
             .inject_ecc(addr - memory::FLASH.base, ecc);
@@ -721,7 +718,7 @@ impl Machine {
     pub fn cut_power(&mut self, seed: u64) -> Option<u64> {
         let torn = {
             let now = self.now;
-            let mut sh = self.shared.borrow_mut();
+            let mut sh = self.bus.borrow_mut();
             sh.flash.tear(now, seed, &mut self.mem.flash_mem())
         };
         debug!(target: "wb::machine", now = self.now, ?torn, "power cut");
@@ -741,7 +738,7 @@ impl Machine {
     fn power_cut_due(&mut self, at: Picos) -> Option<Exit> {
         if let Some((PowerCut::Matching { op, point }, seed)) = self.power_cut {
             // Resolved as soon as the operation is requested; then as any cut at operation N.
-            let n = op.find(self.shared.borrow().flash.log())?;
+            let n = op.find(self.bus.borrow().flash.log())?;
             let cut = match point {
                 CutPoint::Before => PowerCut::BeforeOp(n),
                 CutPoint::During => PowerCut::DuringOp(n),
@@ -751,7 +748,7 @@ impl Machine {
         }
         let (cut, seed) = self.power_cut?;
         let op = |n: u64| {
-            self.shared
+            self.bus
                 .borrow()
                 .flash
                 .log()
@@ -763,9 +760,9 @@ impl Machine {
             PowerCut::BeforeOp(n) => op(n).is_some(),
             PowerCut::DuringOp(n) => match op(n) {
                 Some(Outcome::Pending) => {
-                    let end = self.shared.borrow().flash.busy_until();
+                    let end = self.bus.borrow().flash.busy_until();
                     if let Some(end) = end {
-                        let start = self.shared.borrow().flash.log()[n as usize - 1].start;
+                        let start = self.bus.borrow().flash.log()[n as usize - 1].start;
                         // Re-arm as a timed cut half-way through.
                         self.power_cut = Some((PowerCut::At(start + (end - start) / 2), seed));
                     }
@@ -784,7 +781,7 @@ impl Machine {
         self.catch_up_to(at);
         let torn = match cut {
             PowerCut::BeforeOp(_) => {
-                let dropped = self.shared.borrow_mut().flash.drop_running(self.now);
+                let dropped = self.bus.borrow_mut().flash.drop_running(self.now);
                 self.reset(ResetCause::PowerOn);
                 dropped
             }
@@ -797,7 +794,7 @@ impl Machine {
     /// ECC errors. (An operation in progress is not in it: save between operations, or cut the
     /// power first to decide how it ends.)
     pub fn device(&self) -> Device {
-        let sh = self.shared.borrow();
+        let sh = self.bus.borrow();
         Device {
             flash: self.mem.region(memory::FLASH).to_vec(),
             option_bytes: self.mem.region(memory::OPTION_BYTES).to_vec(),
@@ -816,10 +813,7 @@ impl Machine {
         ] {
             self.mem.region_mut(region).copy_from_slice(bytes);
         }
-        self.shared
-            .borrow_mut()
-            .flash
-            .set_ecc_errors(dev.ecc.clone());
+        self.bus.borrow_mut().flash.set_ecc_errors(dev.ecc.clone());
         self.code_changed(&[(memory::FLASH.base, memory::FLASH.end())]);
         self.flash_key = None;
         self.reset(ResetCause::PowerOn);
@@ -827,7 +821,7 @@ impl Machine {
 
     /// The log of every flash operation since the machine was built.
     pub fn flash_log(&self) -> Vec<wb_periph::flash::OpRecord> {
-        self.shared.borrow().flash.log().to_vec()
+        self.bus.borrow().flash.log().to_vec()
     }
 
     /// Run until `limit` (global time in picoseconds) or an exit. On [`Exit::Limit`], `now()`
@@ -937,7 +931,7 @@ impl Machine {
             }
             self.idle_until(end);
             self.now = end;
-            self.shared
+            self.bus
                 .borrow_mut()
                 .advance(self.now, &mut self.mem.flash_mem());
             self.sync();
@@ -971,7 +965,7 @@ impl Machine {
     /// Nothing happens in between, so this equals a run that would have reached `t`.
     pub fn let_time_pass(&mut self, t: Picos) {
         self.catch_up_to(t);
-        self.shared
+        self.bus
             .borrow_mut()
             .advance(self.now, &mut self.mem.flash_mem());
         self.sync();
@@ -989,7 +983,7 @@ impl Machine {
     }
 
     fn next_event(&self) -> Option<Picos> {
-        let mut next = self.shared.borrow().next_event();
+        let mut next = self.bus.borrow().next_event();
         for c in &self.cores {
             let st = c.state();
             if matches!(st.run, RunState::Held | RunState::Lockup) {
@@ -1048,7 +1042,7 @@ impl Machine {
             if stop == Stop::FlashStall {
                 // Wait for the operation, but not past the end of this quantum, nor past the
                 // cycle limit.
-                let busy = self.shared.borrow().flash.busy_until();
+                let busy = self.bus.borrow().flash.busy_until();
                 let cap = self.cycle_limit.filter(|(j, _)| *j == i).map(|(_, n)| n);
                 if let Some(t) = busy {
                     let st = self.cores[i].state_mut();
@@ -1083,9 +1077,9 @@ impl Machine {
         if !matches!(st.run, RunState::SleepWfi | RunState::SleepWfe) {
             return false;
         }
-        let shared = self.shared.borrow();
-        shared.sev_to[j]
-            || shared.asserted_irqs(CoreId::ALL[j]) & !st.scs.irq_pending & !st.scs.irq_active != 0
+        let bus = self.bus.borrow();
+        bus.sev_to[j]
+            || bus.asserted_irqs(CoreId::ALL[j]) & !st.scs.irq_pending & !st.scs.irq_active != 0
     }
 
     fn record(&mut self, i: usize, stop: Stop) {
@@ -1158,8 +1152,8 @@ impl Machine {
             self.reset(ResetCause::Software);
             return None;
         }
-        let asserted = self.shared.borrow().asserted_irqs(CoreId::ALL[i]);
-        let sev = std::mem::take(&mut self.shared.borrow_mut().sev_to[i]);
+        let asserted = self.bus.borrow().asserted_irqs(CoreId::ALL[i]);
+        let sev = std::mem::take(&mut self.bus.borrow_mut().sev_to[i]);
         let core = &mut self.cores[i];
         let st = core.state_mut();
         st.scs.attention = false;
@@ -1215,7 +1209,7 @@ impl Machine {
             now: self.now,
             trace: self.trace,
             mem: self.mem.copy_all(),
-            shared: self.shared.borrow().clone(),
+            bus: self.bus.borrow().clone(),
             cores: [
                 CoreSnapshot::take(&self.cores[0]),
                 CoreSnapshot::take(&self.cores[1]),
@@ -1231,7 +1225,7 @@ impl Machine {
         self.now = snap.now;
         self.trace = snap.trace;
         self.mem.restore_all(&snap.mem);
-        *self.shared.borrow_mut() = snap.shared.clone();
+        *self.bus.borrow_mut() = snap.bus.clone();
         self.boot = snap.boot;
         self.quantum = snap.quantum;
         self.boots.clone_from(&snap.boots);
@@ -1396,7 +1390,7 @@ impl Snapshot {
     /// How many flash operations had ended when it was taken (see
     /// [`Machine::ended_flash_ops`]).
     pub fn flash_ops_ended(&self) -> usize {
-        let log = self.shared.flash.log();
+        let log = self.bus.flash.log();
         log.iter()
             .position(|r| r.outcome == Outcome::Pending)
             .unwrap_or(log.len())
@@ -1409,7 +1403,7 @@ pub struct Snapshot {
     pub now: Picos,
     trace: u64,
     mem: Vec<Vec<u8>>,
-    shared: Shared,
+    bus: Bus,
     cores: [CoreSnapshot; 2],
     boot: BootVectors,
     quantum: Picos,
