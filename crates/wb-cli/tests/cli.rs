@@ -223,7 +223,7 @@ fn demo_installs_the_sample_stack_on_a_virgin_device() {
     let mut at = 0;
     // The story, in this order.
     for line in [
-        "CPU1 boots the operator at 0x08000000 (power-on reset)",
+        "CPU1 boots user flash at 0x08000000 (power-on reset)",
         "CPU2 boots the FUS at 0x080f4000 (released by PWR_CR4.C2BOOT)",
         "cpu1 | ready fus (fus table) 2.0.0",
         "fus | phase 1: checking the image",

@@ -1,9 +1,10 @@
 //! Typed decoders of an emulated STM32WB55's state, shared by the CLI and the front-ends:
-//! what the option bytes say ([`options`]), the FUS's identity and state record ([`fus`]), the
+//! the boot story ([`boots`]), what the option bytes say ([`options`]), the FUS's identity and state record ([`fus`]), the
 //! operator image's log ([`oplog`]), the device information table ([`info_table`]) and
 //! per-region flash digests ([`digest`]), register flags by name ([`flags`]). They read a [`Memory`]: a device file's persistent
 //! state or a running machine. Nothing here changes what it reads.
 
+pub mod boots;
 pub mod digest;
 pub mod flags;
 pub mod fus;

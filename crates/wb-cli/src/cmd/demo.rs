@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use wb_firmware::images::{download_address, Stack, WS_1_0_0, WS_1_1_0};
+use wb_inspect::boots::{BootStory, Cause};
 use wb_inspect::fus::{self, Operation};
 use wb_inspect::info_table::{self, Cpu2Firmware};
 use wb_inspect::options::Options;
@@ -79,8 +80,8 @@ enum What {
     Boot {
         core: &'static str,
         vector: String,
-        /// What the vector holds: the operator, the FUS, the wireless stack, safeboot...
-        firmware: &'static str,
+        /// What the vector holds: user flash, the FUS, the wireless stack, safeboot...
+        firmware: String,
         cause: String,
     },
     OptionLoad {
@@ -160,47 +161,15 @@ fn options(m: &Machine) -> Options {
     Options::live(m.with_flash(|f| *f.options()))
 }
 
-/// What a boot vector holds on this device.
-fn what_boots(m: &Machine, b: &Boot) -> &'static str {
-    match (b.core, b.cause) {
-        (CoreId::Cpu2, BootCause::C2Boot { safeboot: true }) => "safeboot",
-        (CoreId::Cpu2, _) if b.vector == layout::FUS_VECTOR => "the FUS",
-        (CoreId::Cpu2, _) => {
-            let sfsa = options(m).sfr() & 0xFF;
-            if b.vector >= layout::page_address(sfsa) {
-                "the wireless stack"
-            } else {
-                "user flash"
-            }
-        }
-        (CoreId::Cpu1, _) => "the operator",
-    }
-}
-
 fn boot_event(m: &Machine, b: &Boot) -> (String, What) {
-    let why = match b.cause {
-        BootCause::Reset(ResetCause::PowerOn) => "power-on reset".to_string(),
-        BootCause::Reset(ResetCause::OptionLoad) => "system reset by OBL_LAUNCH".to_string(),
-        BootCause::Reset(ResetCause::Software) => "system reset by SYSRESETREQ".to_string(),
-        BootCause::Reset(c) => format!("{c:?} reset"),
-        BootCause::C2Boot { .. } => "released by PWR_CR4.C2BOOT".to_string(),
-    };
-    let firmware = what_boots(m, b);
-    let text = format!(
-        "{} boots {firmware} at {:#010x} ({why})",
-        match b.core {
-            CoreId::Cpu1 => "CPU1",
-            CoreId::Cpu2 => "CPU2",
-        },
-        b.vector
-    );
+    let story = BootStory::of(b, &options(m));
     let what = What::Boot {
         core: b.core.name(),
         vector: hex32(b.vector),
-        firmware,
-        cause: why,
+        firmware: story.target.to_string(),
+        cause: Cause(b.cause).to_string(),
     };
-    (text, what)
+    (story.to_string(), what)
 }
 
 /// A change of option bytes (they go live at the OBL_LAUNCH reset).
@@ -348,7 +317,7 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
         format!(
             "{what} {}; operator image on CPU1, stack {} ({} bytes) written at {at:#010x}",
             path.display(),
-            stack.version,
+            version_text(stack.version),
             image.len()
         ),
         What::Start {
