@@ -57,45 +57,7 @@ pub enum Stop {
     Fault(Fault),
 }
 
-/// A synchronous fault detected while running, before escalation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// Instruction fetch from nothing (or a forbidden region).
-    Fetch {
-        addr: u32,
-    },
-    /// A load from nothing (precise).
-    Read {
-        addr: u32,
-    },
-    /// A store to nothing or to read-only memory (imprecise, via the write buffer).
-    Write {
-        addr: u32,
-    },
-    /// A peripheral model refused a store, or a load the protection hook did not see (an
-    /// unaligned access's parts): reported after the block, imprecise.
-    Peripheral {
-        addr: u32,
-    },
-    Undefined,
-    InvalidState,
-    NoCoprocessor,
-    Unaligned,
-}
-
-/// How the core is doing between slices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunState {
-    Running,
-    /// Asleep in WFI (or sleep-on-exit): wakes on an interrupt that would preempt.
-    SleepWfi,
-    /// Asleep in WFE: wakes on the event register or an interrupt.
-    SleepWfe,
-    /// Held in reset (CPU2 until C2BOOT).
-    Held,
-    /// Locked up after a fault it could not handle.
-    Lockup,
-}
+pub use crate::exception::{Fault, RunState};
 
 /// Longest translated block: 512 instructions of at most 4 bytes.
 const MAX_BLOCK_BYTES: u32 = 2048;
@@ -1152,30 +1114,94 @@ impl Core {
         self.uc.get_data_mut().cache.clear();
     }
 
-    /// Re-derive unicorn's cached execution flags (handler mode, privilege) after we changed
-    /// IPSR or CONTROL: a write to APSR_NZCV is the engine's only path to a rebuild.
-    pub(crate) fn rebuild_flags(&mut self) {
+}
+
+/// The exception model runs on the engine's registers and on memory as this core sees it.
+impl crate::exception::CpuContext for Core {
+    fn kind(&self) -> CoreKind {
+        self.kind
+    }
+
+    fn id(&self) -> CoreId {
+        self.id
+    }
+
+    fn reg(&self, r: RegisterARM) -> u32 {
+        Core::reg(self, r)
+    }
+
+    fn set_reg(&mut self, r: RegisterARM, v: u32) {
+        Core::set_reg(self, r, v)
+    }
+
+    /// The engine ignores CONTROL writes from unprivileged code and SPSEL writes in handler
+    /// mode, so this passes through privileged thread mode.
+    fn write_mode(&mut self, ipsr: u32, control: u32) {
+        const CONTROL_SPSEL: u32 = 1 << 1;
+        const CONTROL_FPCA: u32 = 1 << 2;
+        self.set_reg(RegisterARM::IPSR, 1);
+        self.set_reg(RegisterARM::CONTROL, control & CONTROL_FPCA);
+        self.set_reg(RegisterARM::IPSR, 0);
+        self.set_reg(
+            RegisterARM::CONTROL,
+            control & (CONTROL_SPSEL | CONTROL_FPCA),
+        );
+        if ipsr != 0 {
+            self.set_reg(RegisterARM::IPSR, ipsr);
+        }
+        self.set_reg(RegisterARM::CONTROL, control);
+        self.rebuild_flags();
+    }
+
+    /// A write to APSR_NZCV is the engine's only path to rebuilding its cached execution
+    /// flags (handler mode, privilege).
+    fn rebuild_flags(&mut self) {
         let nzcv = self.reg(RegisterARM::APSR) & 0xF000_0000;
         self.set_reg(RegisterARM::APSR_NZCV, nzcv);
     }
+
+    fn read_mem(&self, addr: u32, buf: &mut [u8]) -> bool {
+        self.uc.mem_read(addr as u64, buf).is_ok()
+    }
+
+    fn write_mem(&mut self, addr: u32, bytes: &[u8]) -> bool {
+        self.uc.mem_write(addr as u64, bytes).is_ok()
+    }
+
+    fn scs(&self) -> &Scs {
+        &self.state().scs
+    }
+
+    fn scs_mut(&mut self) -> &mut Scs {
+        &mut self.state_mut().scs
+    }
+
+    fn table(&self) -> &'static CycleTable {
+        self.state().table
+    }
+
+    fn charge(&mut self, cycles: u64) {
+        self.state_mut().cycles += cycles;
+    }
+
+    fn run_state(&self) -> RunState {
+        self.state().run
+    }
+
+    fn set_run_state(&mut self, run: RunState) {
+        self.state_mut().run = run;
+    }
+
+    fn set_event_register(&mut self, on: bool) {
+        self.state_mut().event_register = on;
+    }
+
+    fn clear_mask_watch(&mut self) {
+        self.state_mut().watch_masks = false;
+    }
 }
 
-/// R0–R12, the general-purpose registers (reset clears them; snapshots keep them).
-pub(crate) const GPRS: [RegisterARM; 13] = [
-    RegisterARM::R0,
-    RegisterARM::R1,
-    RegisterARM::R2,
-    RegisterARM::R3,
-    RegisterARM::R4,
-    RegisterARM::R5,
-    RegisterARM::R6,
-    RegisterARM::R7,
-    RegisterARM::R8,
-    RegisterARM::R9,
-    RegisterARM::R10,
-    RegisterARM::R11,
-    RegisterARM::R12,
-];
+pub(crate) use crate::exception::GPRS;
 
 /// Install `callback` (a raw hook of type `ty`, with unicorn's signature for it) over all
 /// addresses, with `user` as its user data: no closure trampoline on hot paths.

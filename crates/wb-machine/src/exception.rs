@@ -1,13 +1,88 @@
 //! The M-profile exception model, which unicorn does not provide: priorities and masks,
 //! exception entry (basic and FP-extended frames, 8-byte realignment), exception return and
 //! tail-chaining, fault escalation to HardFault, and lockup.
+//!
+//! It is written against [`CpuContext`], what it needs of a core (registers, memory as the
+//! core sees it, its SCS and run state), so that it is tested without an engine (the tests
+//! at the end run it on a plain-data core). [`Exceptions`] holds the model; every
+//! `CpuContext` has it. The M0+/M4 differences are here, by `CpuContext::kind`: no FP frame,
+//! no BASEPRI/FAULTMASK and no fault status registers on the M0+ (ARMv6-M), where every fault
+//! is a HardFault.
 
 use tracing::debug;
 use unicorn_engine::RegisterARM;
+use wb_periph::CoreId;
 
-use crate::core::{Core, Fault, RunState};
 use crate::scs::{cfsr, exc, Scs, HFSR_FORCED, HFSR_VECTTBL, SCR_SLEEPONEXIT};
-use crate::timing::CoreKind;
+use crate::timing::{CoreKind, CycleTable};
+
+/// How the core is doing between slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    /// Asleep in WFI (or sleep-on-exit): wakes on an interrupt that would preempt.
+    SleepWfi,
+    /// Asleep in WFE: wakes on the event register or an interrupt.
+    SleepWfe,
+    /// Held in reset (CPU2 until C2BOOT).
+    Held,
+    /// Locked up after a fault it could not handle.
+    Lockup,
+}
+
+/// A synchronous fault detected while running, before escalation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Instruction fetch from nothing (or a forbidden region).
+    Fetch {
+        addr: u32,
+    },
+    /// A load from nothing (precise).
+    Read {
+        addr: u32,
+    },
+    /// A store to nothing or to read-only memory (imprecise, via the write buffer).
+    Write {
+        addr: u32,
+    },
+    /// A peripheral model refused a store, or a load the protection hook did not see (an
+    /// unaligned access's parts): reported after the block, imprecise.
+    Peripheral {
+        addr: u32,
+    },
+    Undefined,
+    InvalidState,
+    NoCoprocessor,
+    Unaligned,
+}
+
+/// What the exception model needs of a core.
+pub trait CpuContext {
+    fn kind(&self) -> CoreKind;
+    fn id(&self) -> CoreId;
+    /// A register as the engine keeps it (XPSR reads as APSR | IPSR | EPSR).
+    fn reg(&self, r: RegisterARM) -> u32;
+    fn set_reg(&mut self, r: RegisterARM, v: u32);
+    /// Write IPSR and CONTROL together, in whatever order the engine needs.
+    fn write_mode(&mut self, ipsr: u32, control: u32);
+    /// Re-derive the engine's cached flags after IPSR/CONTROL changed behind its back.
+    fn rebuild_flags(&mut self);
+    /// Read memory as the core sees it; false when something is not readable.
+    fn read_mem(&self, addr: u32, buf: &mut [u8]) -> bool;
+    /// Write memory as the core sees it; false when something is not writable.
+    fn write_mem(&mut self, addr: u32, bytes: &[u8]) -> bool;
+    fn scs(&self) -> &Scs;
+    fn scs_mut(&mut self) -> &mut Scs;
+    /// The core's instruction timings (exception entry, return, tail-chaining).
+    fn table(&self) -> &'static CycleTable;
+    /// Charge `cycles` to the core.
+    fn charge(&mut self, cycles: u64);
+    fn run_state(&self) -> RunState;
+    fn set_run_state(&mut self, run: RunState);
+    fn set_event_register(&mut self, on: bool);
+    /// Stop re-checking the exception masks at every block (nothing masked is pending).
+    fn clear_mask_watch(&mut self);
+}
 
 const CONTROL_NPRIV: u32 = 1 << 0;
 const CONTROL_SPSEL: u32 = 1 << 1;
@@ -85,24 +160,28 @@ pub(crate) fn fp_reg(i: usize) -> RegisterARM {
     S[i]
 }
 
-impl Core {
-    pub fn execution_priority(&self) -> i32 {
+/// The exception model, for every core.
+impl<T: CpuContext + ?Sized> Exceptions for T {}
+
+/// The exception model on a [`CpuContext`].
+pub trait Exceptions: CpuContext {
+    fn execution_priority(&self) -> i32 {
         let primask = self.reg(RegisterARM::PRIMASK) & 1 != 0;
         let faultmask = self.reg(RegisterARM::FAULTMASK) & 1 != 0;
         let basepri = self.reg(RegisterARM::BASEPRI) as i32;
-        execution_priority(&self.state().scs, primask, faultmask, basepri)
+        execution_priority(self.scs(), primask, faultmask, basepri)
     }
 
     /// Execution priority ignoring PRIMASK: what decides whether WFI wakes up.
     fn wake_priority(&self) -> i32 {
         let faultmask = self.reg(RegisterARM::FAULTMASK) & 1 != 0;
         let basepri = self.reg(RegisterARM::BASEPRI) as i32;
-        execution_priority(&self.state().scs, false, faultmask, basepri)
+        execution_priority(self.scs(), false, faultmask, basepri)
     }
 
     /// Whether a pending exception would preempt (`ignore_primask` for WFI wake-up).
-    pub fn preempting_pending(&self, ignore_primask: bool) -> Option<u32> {
-        let (n, prio) = self.state().scs.highest_pending()?;
+    fn preempting_pending(&self, ignore_primask: bool) -> Option<u32> {
+        let (n, prio) = self.scs().highest_pending()?;
         let exec = if ignore_primask {
             self.wake_priority()
         } else {
@@ -111,43 +190,30 @@ impl Core {
         (prio < exec).then_some(n)
     }
 
-    /// Write IPSR and CONTROL together. The engine ignores CONTROL writes from unprivileged
-    /// code and SPSEL writes in handler mode, so we pass through privileged thread mode.
-    pub(crate) fn set_mode(&mut self, ipsr: u32, control: u32) {
-        self.set_reg(RegisterARM::IPSR, 1);
-        self.set_reg(RegisterARM::CONTROL, control & CONTROL_FPCA);
-        self.set_reg(RegisterARM::IPSR, 0);
-        self.set_reg(
-            RegisterARM::CONTROL,
-            control & (CONTROL_SPSEL | CONTROL_FPCA),
-        );
-        if ipsr != 0 {
-            self.set_reg(RegisterARM::IPSR, ipsr);
-        }
-        self.set_reg(RegisterARM::CONTROL, control);
-        self.rebuild_flags();
-        self.state_mut().scs.ipsr = ipsr;
+    /// Enter mode `ipsr` with `control` (the SCS's IPSR mirror follows).
+    fn set_mode(&mut self, ipsr: u32, control: u32) {
+        self.write_mode(ipsr, control);
+        self.scs_mut().ipsr = ipsr;
     }
 
     fn read_word(&self, addr: u32) -> Option<u32> {
         let mut b = [0u8; 4];
-        self.uc.mem_read(addr as u64, &mut b).ok()?;
-        Some(u32::from_le_bytes(b))
+        self.read_mem(addr, &mut b).then(|| u32::from_le_bytes(b))
     }
 
     fn write_words(&mut self, addr: u32, words: &[u32]) -> bool {
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        self.uc.mem_write(addr as u64, &bytes).is_ok()
+        self.write_mem(addr, &bytes)
     }
 
     fn fp_active(&self) -> bool {
-        self.kind == CoreKind::M4 && self.reg(RegisterARM::CONTROL) & CONTROL_FPCA != 0
+        self.kind() == CoreKind::M4 && self.reg(RegisterARM::CONTROL) & CONTROL_FPCA != 0
     }
 
     /// Take exception `n`: stack the context, return to `ret_addr` later.
-    pub fn enter_exception(&mut self, n: u32, ret_addr: u32) -> Result<(), Lockup> {
+    fn enter_exception(&mut self, n: u32, ret_addr: u32) -> Result<(), Lockup> {
         let control = self.reg(RegisterARM::CONTROL);
-        let ipsr = self.state().scs.ipsr;
+        let ipsr = self.scs().ipsr;
         let thread = ipsr == 0;
         let use_psp = thread && control & CONTROL_SPSEL != 0;
         let fp = self.fp_active();
@@ -173,7 +239,7 @@ impl Core {
             frame.push(0);
         }
         if !self.write_words(frame_sp, &frame) {
-            debug!(target: "wb::exception", core = %self.id, sp = format_args!("{frame_sp:#x}"), "stacking failed");
+            debug!(target: "wb::exception", core = %self.id(), sp = format_args!("{frame_sp:#x}"), "stacking failed");
             return self.stacking_fault(n);
         }
         let exc_return = 0xFFFF_FFE1
@@ -186,30 +252,30 @@ impl Core {
         } else {
             self.set_reg(RegisterARM::MSP, frame_sp);
         }
-        let t = self.state().table;
-        let lazy = self.state().scs.fpccr & (1 << 30) != 0;
+        let t = self.table();
+        let lazy = self.scs().fpccr & (1 << 30) != 0;
         let cost = if fp && !lazy {
             t.exc_entry_fp
         } else {
             t.exc_entry
         };
-        self.state_mut().cycles += cost as u64;
+        self.charge(cost as u64);
         Ok(())
     }
 
     /// Enter the handler of `n` with `exc_return` in LR (shared by entry and tail-chaining).
     fn vector_to(&mut self, n: u32, npriv: u32, exc_return: u32) -> Result<(), Lockup> {
-        let vtor = self.state().scs.vtor;
+        let vtor = self.scs().vtor;
         let Some(vector) = self.read_word(vtor.wrapping_add(4 * n)) else {
-            debug!(target: "wb::exception", core = %self.id, n, "vector fetch failed");
+            debug!(target: "wb::exception", core = %self.id(), n, "vector fetch failed");
             if n == exc::HARDFAULT || n == exc::NMI {
                 return Err(self.lock_up());
             }
-            self.state_mut().scs.hfsr |= HFSR_VECTTBL;
+            self.scs_mut().hfsr |= HFSR_VECTTBL;
             return self.vector_to(exc::HARDFAULT, npriv, exc_return);
         };
         {
-            let scs = &mut self.state_mut().scs;
+            let scs = self.scs_mut();
             scs.set_pending(n, false);
             scs.set_active(n, true);
         }
@@ -217,9 +283,8 @@ impl Core {
         self.set_reg(RegisterARM::LR, exc_return);
         self.set_reg(RegisterARM::EPSR, if vector & 1 != 0 { XPSR_T } else { 0 });
         self.set_reg(RegisterARM::PC, vector & !1);
-        let st = self.state_mut();
-        st.event_register = true;
-        st.run = RunState::Running;
+        self.set_event_register(true);
+        self.set_run_state(RunState::Running);
         if vector & 1 == 0 {
             // Handler without the Thumb bit: INVSTATE on its first instruction.
             return self.raise_fault(Fault::InvalidState, vector & !1);
@@ -232,24 +297,24 @@ impl Core {
         if n == exc::HARDFAULT || n == exc::NMI || exec < 0 {
             return Err(self.lock_up());
         }
-        let scs = &mut self.state_mut().scs;
+        let scs = self.scs_mut();
         if scs.is_m4() {
             scs.cfsr |= cfsr::STKERR;
             scs.hfsr |= HFSR_FORCED;
         }
-        let pc = self.pc();
+        let pc = self.reg(RegisterARM::PC);
         self.enter_exception(exc::HARDFAULT, pc)
     }
 
-    pub fn lock_up(&mut self) -> Lockup {
-        debug!(target: "wb::exception", core = %self.id, "lockup");
+    fn lock_up(&mut self) -> Lockup {
+        debug!(target: "wb::exception", core = %self.id(), "lockup");
         self.set_reg(RegisterARM::PC, LOCKUP_PC);
-        self.state_mut().run = RunState::Lockup;
+        self.set_run_state(RunState::Lockup);
         Lockup
     }
 
     /// Take a synchronous exception (SVC) or escalate it to HardFault when it cannot preempt.
-    pub fn take_sync(&mut self, n: u32, ret_addr: u32) -> Result<(), Lockup> {
+    fn take_sync(&mut self, n: u32, ret_addr: u32) -> Result<(), Lockup> {
         self.escalate(n, true, ret_addr)
     }
 
@@ -257,13 +322,13 @@ impl Core {
     /// (HFSR.FORCED), or lock up when already at HardFault/NMI priority.
     fn escalate(&mut self, n: u32, enabled: bool, ret_addr: u32) -> Result<(), Lockup> {
         let exec = self.execution_priority();
-        if enabled && self.state().scs.priority(n) < exec {
+        if enabled && self.scs().priority(n) < exec {
             return self.enter_exception(n, ret_addr);
         }
         if exec <= -1 {
             return Err(self.lock_up());
         }
-        let scs = &mut self.state_mut().scs;
+        let scs = self.scs_mut();
         if scs.is_m4() {
             scs.hfsr |= HFSR_FORCED;
         }
@@ -271,7 +336,7 @@ impl Core {
     }
 
     /// Record a fault in the status registers and take the handler it escalates to.
-    pub fn raise_fault(&mut self, fault: Fault, ret_addr: u32) -> Result<(), Lockup> {
+    fn raise_fault(&mut self, fault: Fault, ret_addr: u32) -> Result<(), Lockup> {
         let (target, bits, bfar) = match fault {
             // Execute from the system region (0xE000_0000 and up) is an XN violation.
             Fault::Fetch { addr } if addr >= 0xE000_0000 => (exc::MEMMANAGE, cfsr::IACCVIOL, None),
@@ -285,8 +350,8 @@ impl Core {
             Fault::NoCoprocessor => (exc::USAGEFAULT, cfsr::NOCP, None),
             Fault::Unaligned => (exc::USAGEFAULT, cfsr::UNALIGNED, None),
         };
-        debug!(target: "wb::exception", core = %self.id, ?fault, ret = format_args!("{ret_addr:#x}"), "fault");
-        let scs = &mut self.state_mut().scs;
+        debug!(target: "wb::exception", core = %self.id(), ?fault, ret = format_args!("{ret_addr:#x}"), "fault");
+        let scs = self.scs_mut();
         if scs.is_m4() {
             scs.cfsr |= bits;
             if let Some(a) = bfar {
@@ -298,24 +363,24 @@ impl Core {
     }
 
     /// Return from the current exception; the PC holds the EXC_RETURN value (bit 0 cleared).
-    pub fn exception_return(&mut self) -> Result<(), Lockup> {
-        let exc_return = self.pc() | 1;
-        let returning = self.state().scs.ipsr;
+    fn exception_return(&mut self) -> Result<(), Lockup> {
+        let exc_return = self.reg(RegisterARM::PC) | 1;
+        let returning = self.scs().ipsr;
         let valid = exc_return & 0xFFFF_FFE0 == 0xFFFF_FFE0
             && matches!(exc_return & 0xF, 0x1 | 0x9 | 0xD)
-            && (self.kind == CoreKind::M4 || exc_return & 0x10 != 0)
+            && (self.kind() == CoreKind::M4 || exc_return & 0x10 != 0)
             && returning != 0
-            && self.state().scs.is_active(returning);
+            && self.scs().is_active(returning);
         if !valid {
             // INVPC: the return address stays the EXC_RETURN value (ARMv7-M B1.5.8).
-            let scs = &mut self.state_mut().scs;
+            let scs = self.scs_mut();
             if scs.is_m4() {
                 scs.cfsr |= cfsr::INVPC;
             }
-            let enabled = self.state().scs.fault_enabled(exc::USAGEFAULT);
+            let enabled = self.scs().fault_enabled(exc::USAGEFAULT);
             return self.escalate(exc::USAGEFAULT, enabled, exc_return);
         }
-        self.state_mut().scs.set_active(returning, false);
+        self.scs_mut().set_active(returning, false);
         if returning != exc::NMI {
             self.set_reg(RegisterARM::FAULTMASK, 0);
         }
@@ -328,8 +393,8 @@ impl Core {
         if let Some(n) = self.preempting_pending(false) {
             let npriv = self.reg(RegisterARM::CONTROL) & CONTROL_NPRIV;
             self.vector_to(n, npriv, exc_return)?;
-            let c = self.state().table.tail_chain;
-            self.state_mut().cycles += c as u64;
+            let c = self.table().tail_chain;
+            self.charge(c as u64);
             return Ok(());
         }
 
@@ -340,12 +405,12 @@ impl Core {
         };
         let words = if fp { 26 } else { 8 };
         let mut frame = vec![0u8; words * 4];
-        if self.uc.mem_read(sp as u64, &mut frame).is_err() {
-            let scs = &mut self.state_mut().scs;
+        if !self.read_mem(sp, &mut frame) {
+            let scs = self.scs_mut();
             if scs.is_m4() {
                 scs.cfsr |= cfsr::UNSTKERR;
             }
-            let enabled = self.state().scs.fault_enabled(exc::BUSFAULT);
+            let enabled = self.scs().fault_enabled(exc::BUSFAULT);
             return self.escalate(exc::BUSFAULT, enabled, exc_return);
         }
         let w = |i: usize| u32::from_le_bytes(frame[i * 4..i * 4 + 4].try_into().unwrap());
@@ -377,7 +442,7 @@ impl Core {
             }
             self.set_reg(RegisterARM::FPSCR, w(24));
         }
-        let flags = if self.kind == CoreKind::M4 {
+        let flags = if self.kind() == CoreKind::M4 {
             RegisterARM::XPSR_NZCVQG
         } else {
             RegisterARM::XPSR_NZCVQ
@@ -386,30 +451,29 @@ impl Core {
         self.set_reg(RegisterARM::EPSR, xpsr & 0x0600_FC00 | XPSR_T);
         self.set_reg(RegisterARM::PC, w(6) & !1);
         self.rebuild_flags();
-        let t = self.state().table;
-        let lazy = self.state().scs.fpccr & (1 << 30) != 0;
+        let t = self.table();
+        let lazy = self.scs().fpccr & (1 << 30) != 0;
         let cost = if fp && !lazy {
             t.exc_return_fp
         } else {
             t.exc_return
         };
-        let sleep = to_thread && self.state().scs.scr & SCR_SLEEPONEXIT != 0;
-        let st = self.state_mut();
-        st.cycles += cost as u64;
-        st.event_register = true;
+        let sleep = to_thread && self.scs().scr & SCR_SLEEPONEXIT != 0;
+        self.charge(cost as u64);
+        self.set_event_register(true);
         if sleep {
-            st.run = RunState::SleepWfi;
+            self.set_run_state(RunState::SleepWfi);
         }
         Ok(())
     }
 
     /// Reset the core: registers, SCS, then SP and PC from the vector table at `vtor`.
-    pub fn reset(&mut self, vtor: u32) {
-        let kind = self.kind;
-        let n_irq = self.state().scs.n_irq;
-        self.state_mut().scs = Scs::new(kind, n_irq, vtor);
+    fn reset(&mut self, vtor: u32) {
+        let kind = self.kind();
+        let n_irq = self.scs().n_irq;
+        *self.scs_mut() = Scs::new(kind, n_irq, vtor);
         self.set_mode(0, 0);
-        for r in crate::core::GPRS {
+        for r in GPRS {
             self.set_reg(r, 0);
         }
         self.set_reg(RegisterARM::PRIMASK, 0);
@@ -426,9 +490,25 @@ impl Core {
         self.set_reg(RegisterARM::EPSR, if pc & 1 != 0 { XPSR_T } else { 0 });
         self.set_reg(RegisterARM::APSR_NZCV, 0);
         self.set_reg(RegisterARM::PC, pc & !1);
-        let st = self.state_mut();
-        st.run = RunState::Running;
-        st.event_register = false;
-        st.watch_masks = false;
+        self.set_run_state(RunState::Running);
+        self.set_event_register(false);
+        self.clear_mask_watch();
     }
 }
+
+/// R0–R12, the general-purpose registers (reset clears them; snapshots keep them).
+pub(crate) const GPRS: [RegisterARM; 13] = [
+    RegisterARM::R0,
+    RegisterARM::R1,
+    RegisterARM::R2,
+    RegisterARM::R3,
+    RegisterARM::R4,
+    RegisterARM::R5,
+    RegisterARM::R6,
+    RegisterARM::R7,
+    RegisterARM::R8,
+    RegisterARM::R9,
+    RegisterARM::R10,
+    RegisterARM::R11,
+    RegisterARM::R12,
+];

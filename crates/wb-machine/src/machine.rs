@@ -16,7 +16,7 @@ use crate::clock::Clocks;
 use crate::core::FlashWaits;
 use crate::core::{BootAlias, Core, CoreState, EngineError, Fault, RunState, Stop};
 use crate::device::Device;
-use crate::exception::fp_reg;
+use crate::exception::{fp_reg, CpuContext, Exceptions};
 use crate::loader::{self, LoadError, LoadedImage};
 use crate::memory;
 use crate::memory::{EngineeringBytes, Memories};
