@@ -1113,7 +1113,6 @@ impl Core {
         let _ = self.uc.ctl_flush_tb();
         self.uc.get_data_mut().cache.clear();
     }
-
 }
 
 /// The exception model runs on the engine's registers and on memory as this core sees it.

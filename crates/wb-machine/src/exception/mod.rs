@@ -512,3 +512,6 @@ pub(crate) const GPRS: [RegisterARM; 13] = [
     RegisterARM::R11,
     RegisterARM::R12,
 ];
+
+#[cfg(test)]
+mod tests;
