@@ -132,9 +132,8 @@ impl Bench {
             c.set_reg(RegisterARM::LR, done | 1);
             c.set_reg(RegisterARM::PC, f);
             // A core the other one left asleep (e.g. in the demo's WFE) runs the call at once.
-            let run = &mut c.state_mut().run;
-            if matches!(*run, RunState::SleepWfi | RunState::SleepWfe) {
-                *run = RunState::Running;
+            if matches!(c.run_state(), RunState::SleepWfi | RunState::SleepWfe) {
+                c.resume();
             }
         }
         self.run_to(id, until, limit)

@@ -110,7 +110,7 @@ fn sysresetreq_resets_both_cores_and_keeps_sram() {
     assert_eq!(m.read_u32(MB_SUM), Some(expected_sum()));
     // Ask for a system reset the way NVIC_SystemReset does, from CPU2's view of the SCB.
     let c2 = m.core_mut(CoreId::Cpu2);
-    c2.state_mut().scs.write(0xD0C, 4, 0x05FA_0004, 0);
+    assert!(c2.write_scs(0xD0C, 0x05FA_0004));
     let exit = m.run_until(m.now() + 1_000_000_000_000);
     assert!(matches!(exit, Exit::Bkpt(CoreId::Cpu1, _)), "{exit:?}");
     // The demo ran again from reset; SRAM (and its checksum) survived.

@@ -186,7 +186,7 @@ fn both_busy(q_ns: u64, rounds: u32) -> Result<f64> {
         c.set_reg(RegisterARM::R0, rounds);
         c.set_reg(RegisterARM::LR, done | 1);
         c.set_reg(RegisterARM::PC, f);
-        c.state_mut().run = wb_machine::RunState::Running;
+        c.resume();
         m.set_breakpoints(id, &[done]);
     }
     let t = Instant::now();

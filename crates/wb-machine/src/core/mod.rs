@@ -99,20 +99,20 @@ impl BootAlias {
 
 /// Everything the engine's hooks need: the engine's user data.
 pub struct CoreState {
-    pub id: CoreId,
-    pub table: &'static CycleTable,
-    pub scs: Scs,
+    pub(crate) id: CoreId,
+    pub(crate) table: &'static CycleTable,
+    pub(crate) scs: Scs,
     /// Core clock cycles since power-on, sleeping included (the core's local time).
-    pub cycles: u64,
+    pub(crate) cycles: u64,
     /// Instructions executed.
-    pub insns: u64,
+    pub(crate) insns: u64,
     /// Cycles spent asleep (WFI/WFE) or held.
-    pub idle_cycles: u64,
-    pub domain: CycleDomain,
-    pub run: RunState,
-    pub event_register: bool,
+    pub(crate) idle_cycles: u64,
+    pub(crate) domain: CycleDomain,
+    pub(crate) run: RunState,
+    pub(crate) event_register: bool,
     waits: FlashWaits,
-    pub boot_alias: BootAlias,
+    pub(crate) boot_alias: BootAlias,
     /// `boot_alias.region()`, kept at hand for the block hook (set when the alias is mapped).
     alias: Region,
     /// What this core may reach now (secure areas, flash busy, ECC pages).
@@ -126,7 +126,7 @@ pub struct CoreState {
     /// over them are checked. Empty in the normal case, where the block hook pays one compare.
     ecc_dws: Vec<u32>,
     /// Translated-block count (for statistics).
-    pub blocks: u64,
+    pub(crate) blocks: u64,
     /// End of the current slice, in core cycles.
     budget: u64,
     /// The block hook leaves its fast path once `cycles >= deadline`: the budget, or 0 while
@@ -349,6 +349,27 @@ impl Core {
         self.uc.get_data_mut().alias = alias;
         let _ = self.uc.ctl_remove_cache(0, alias.size as u64);
         Ok(())
+    }
+
+    /// Write a register of this core's System Control Space (NVIC, SCB, SysTick) as a
+    /// debugger does through the core's access port; false when the register refuses it.
+    pub fn write_scs(&mut self, offset: u32, value: u32) -> bool {
+        let st = self.state_mut();
+        let cycles = st.cycles;
+        st.scs.write(offset, 4, value, cycles)
+    }
+
+    /// How the core is doing: running, asleep, held, locked up.
+    pub fn run_state(&self) -> RunState {
+        self.state().run
+    }
+
+    /// Let a sleeping or held core run (a debugger resuming it); a locked-up core stays so.
+    pub fn resume(&mut self) {
+        let st = self.state_mut();
+        if st.run != RunState::Lockup {
+            st.run = RunState::Running;
+        }
     }
 
     pub fn state(&self) -> &CoreState {
