@@ -3,7 +3,7 @@
 //! handler on IPCC channel 2 that answers at offset 0 of the command buffer.
 
 use crate::hw::{self, bytes, ipcc, read32, write32, write8};
-use crate::{Shared, SHARED};
+use crate::Shared;
 use wb_proto::fus::{FusCommand, FusError, FusResponse, FusState, Status};
 use wb_proto::tables::{
     ref_table_address, FusDeviceInfo, LastFusState, LastWsState, MemManagerTable, RefTable,
@@ -187,7 +187,7 @@ pub fn on_command(buf: u32) {
     let r = match SysCommand::parse_packet(raw) {
         Err(_) => status(opcode, Status::Fail),
         Ok(cmd) => match FusCommand::parse(&cmd) {
-            Ok(c) => hw::critical(|| command(c, opcode)),
+            Ok(c) => crate::shared(|sh| command(sh, c, opcode)),
             Err(Error::UnknownValue { .. }) => status(opcode, Status::Fail),
             Err(_) => status(opcode, Status::InvalidHciCmdParams),
         },
@@ -196,9 +196,7 @@ pub fn on_command(buf: u32) {
     write32(ipcc::C2SCR, CH2);
 }
 
-fn command(c: FusCommand<'_>, opcode: u16) -> Answer {
-    // SAFETY of the shared state: called with interrupts masked.
-    let sh: &mut Shared = unsafe { &mut *core::ptr::addr_of_mut!(SHARED) };
+fn command(sh: &mut Shared, c: FusCommand<'_>, opcode: u16) -> Answer {
     let busy = sh.pending != crate::Pending::None || (sh.state != 0 && sh.state != 0xFF);
     let accept = |sh: &mut Shared, p: crate::Pending, state: u8| {
         sh.pending = p;

@@ -76,7 +76,8 @@ pub struct Shared {
     pub cmd_buffer: u32,
 }
 
-pub static mut SHARED: Shared = Shared {
+/// Reached only through [`shared`].
+static mut SHARED: Shared = Shared {
     pending: Pending::None,
     state: 0,
     error: 0,
@@ -89,7 +90,11 @@ pub fn nvic_enable(irq: u32) {
     hw::write32(0xE000_E100, 1 << irq);
 }
 
-fn shared<R>(f: impl FnOnce(&mut Shared) -> R) -> R {
+/// The state shared by the command handler and the main loop: the one way to it, with
+/// interrupts masked for the time of `f` (critical sections nest).
+pub fn shared<R>(f: impl FnOnce(&mut Shared) -> R) -> R {
+    // SAFETY: interrupts are masked, so the IPCC handler cannot run while `f` holds the only
+    // reference (CPU2 runs one thread and this handler; CPU1 never reaches the FUS's RAM).
     critical(|| f(unsafe { &mut *core::ptr::addr_of_mut!(SHARED) }))
 }
 
@@ -174,8 +179,5 @@ pub extern "C" fn app_main() -> ! {
 }
 
 fn shared_pending_none() -> bool {
-    unsafe {
-        (*core::ptr::addr_of!(SHARED)).pending == Pending::None
-            && !(*core::ptr::addr_of!(SHARED)).clear_error
-    }
+    shared(|s| s.pending == Pending::None && !s.clear_error)
 }

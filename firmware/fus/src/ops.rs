@@ -5,11 +5,10 @@
 
 use crate::crypto::{crc32, Ctr};
 use crate::flash::{self, page_addr, FlashError};
-use crate::hw::{critical, read32};
+use crate::hw::read32;
 use crate::journal::{self, op, Record};
 use crate::keys::Keys;
 use crate::scan;
-use crate::SHARED;
 use wb_proto::fus::FusError;
 use wb_proto::image::MemorySize;
 use wb_proto::layout::{
@@ -85,8 +84,7 @@ pub struct Ctx {
 
 fn publish(rec: &Record) {
     let state = state_of(rec);
-    critical(|| unsafe {
-        let sh = &mut *core::ptr::addr_of_mut!(SHARED);
+    crate::shared(|sh| {
         sh.ws_installed = rec.ws_page != 0;
         if state != 0 {
             sh.state = state;

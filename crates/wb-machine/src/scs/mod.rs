@@ -1,6 +1,6 @@
 //! The System Control Space of one core (0xE000_E000): NVIC, SCB, SysTick, and the few debug
 //! registers software uses for timing (DWT_CYCCNT, DEMCR). Plain data: the exception model in
-//! `exception.rs` reads and updates it; guest accesses arrive through [`Scs::read`] /
+//! the exception model (`crate::exception`) reads and updates it; guest accesses arrive through [`Scs::read`] /
 //! [`Scs::write`].
 
 use crate::timing::CoreKind;
