@@ -19,39 +19,22 @@ use hw::{critical, ipcc, read32};
 use journal::op;
 use wb_proto::tables::{LastFusState, LastWsState};
 
-core::arch::global_asm!(
-    r#"
-    .section .vector_table, "a"
-    .global VECTORS
-VECTORS:
-    .word _stack_top
-    .word Reset
-    .word Nmi                 /* NMI: flash ECC, see flash::Nmi */
-    .word DefaultHandler      /* HardFault */
-    .rept 7
-    .word 0
-    .endr
-    .word DefaultHandler      /* SVCall */
-    .word 0
-    .word 0
-    .word DefaultHandler      /* PendSV */
-    .word DefaultHandler      /* SysTick */
-    .rept 19
-    .word DefaultHandler
-    .endr
-    .word IpccIrq             /* IRQ 19: IPCC C2 RX/TX and HSEM */
-    .rept 12
-    .word DefaultHandler
-    .endr
-    /* The identity block (wb_proto::layout::identity): host tools read the version here. */
-    .word {magic}
-    .word {version}
-    .word {memory}
-"#,
-    magic = const wb_proto::layout::identity::MAGIC,
-    version = const wb_proto::layout::FUS_VERSION.0,
-    memory = const wb_proto::layout::FUS_MEMORY_SIZE.0,
-);
+/// IRQ 19 is CPU2's IPCC RX/TX and HSEM line; the flash ECC NMI is `flash::Nmi`.
+#[link_section = ".vector_table"]
+#[no_mangle]
+pub static VECTORS: guest_rt::vectors::Cpu2Vectors = guest_rt::vectors::VectorTable::new()
+    .nmi(flash::Nmi)
+    .irq(19, IpccIrq);
+
+/// The identity block right after the vector table (`wb_proto::layout::identity`): host
+/// tools read the FUS version there.
+#[link_section = ".vector_table.identity"]
+#[used]
+static IDENTITY: [u32; wb_proto::layout::identity::WORDS] = [
+    wb_proto::layout::identity::MAGIC,
+    wb_proto::layout::FUS_VERSION.0,
+    wb_proto::layout::FUS_MEMORY_SIZE.0,
+];
 
 /// Work the IPCC handler hands to the main loop.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! Minimal start-up for the guest programs: the reset handler (copy .data, zero .bss, call
-//! `app_main`), default handlers, a panic handler, and volatile helpers.
+//! Minimal start-up for the guest programs: a typed vector table ([`vectors`]), the reset
+//! handler (copy .data, zero .bss, call `app_main`), default handlers, a panic handler, and
+//! volatile helpers.
 #![no_std]
 
 pub mod flash;
@@ -8,6 +9,7 @@ pub mod pka;
 pub mod scenarios;
 pub mod system;
 pub mod uart;
+pub mod vectors;
 
 /// The SRAM2a mailbox of the two-core ping-pong demo.
 pub mod mailbox {

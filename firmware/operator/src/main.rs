@@ -25,38 +25,15 @@ use wb_proto::tl::{self, CommandComplete, ReadyKind, SysCommand, SysEventCode};
 
 use oplog::NO_STEP;
 
-core::arch::global_asm!(
-    r#"
-    .section .vector_table, "a"
-    .global VECTORS
-VECTORS:
-    .word _stack_top
-    .word Reset
-    .word DefaultHandler      /* NMI */
-    .word DefaultHandler      /* HardFault */
-    .rept 7
-    .word DefaultHandler      /* MemManage..reserved */
-    .endr
-    .word DefaultHandler      /* SVCall */
-    .word DefaultHandler
-    .word 0
-    .word DefaultHandler      /* PendSV */
-    .word OpSysTick           /* SysTick */
-    /* IRQ 0..62 */
-    .rept 36
-    .word DefaultHandler
-    .endr
-    .word OpUsart1Irq         /* IRQ 36 */
-    .rept 7
-    .word DefaultHandler
-    .endr
-    .word OpIpccRxIrq         /* IRQ 44 */
-    .word OpIpccTxIrq         /* IRQ 45 */
-    .rept 17
-    .word DefaultHandler
-    .endr
-"#
-);
+/// SysTick counts milliseconds; IRQ 36 is USART1, 44/45 the IPCC's RX and TX lines.
+#[link_section = ".vector_table"]
+#[no_mangle]
+pub static VECTORS: guest_rt::vectors::Cpu1Vectors = guest_rt::vectors::VectorTable::new()
+    .catch_all(guest_rt::DefaultHandler)
+    .systick(OpSysTick)
+    .irq(36, console::OpUsart1Irq)
+    .irq(44, mailbox::OpIpccRxIrq)
+    .irq(45, mailbox::OpIpccTxIrq);
 
 const RCC_CSR: u32 = 0x5800_0094;
 const RMVF: u32 = 1 << 23;

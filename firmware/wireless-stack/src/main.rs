@@ -31,33 +31,11 @@ use wb_proto::layout;
 use wb_proto::tables::{self, info_stack_type, MemManagerTable, RefTable, SysTable, WsDeviceInfo};
 use wb_proto::tl::{self, CommandComplete, ReadyEvent, ReadyKind, SysCommand};
 
-core::arch::global_asm!(
-    r#"
-    .section .vector_table, "a"
-    .global VECTORS
-VECTORS:
-    .word _stack_top
-    .word Reset
-    .word DefaultHandler      /* NMI */
-    .word DefaultHandler      /* HardFault */
-    .rept 7
-    .word 0
-    .endr
-    .word DefaultHandler      /* SVCall */
-    .word 0
-    .word 0
-    .word DefaultHandler      /* PendSV */
-    .word DefaultHandler      /* SysTick */
-    /* IRQ 0..31 */
-    .rept 19
-    .word DefaultHandler
-    .endr
-    .word WsIpccIrq           /* IRQ 19: IPCC RX/TX + HSEM */
-    .rept 12
-    .word DefaultHandler
-    .endr
-"#
-);
+/// IRQ 19 is CPU2's IPCC RX/TX and HSEM line.
+#[link_section = ".vector_table"]
+#[no_mangle]
+pub static VECTORS: guest_rt::vectors::Cpu2Vectors =
+    guest_rt::vectors::VectorTable::new().irq(19, WsIpccIrq);
 
 /// Version of this build: 1.0.0, release (build 1), branch 0.
 #[cfg(not(feature = "v1_1"))]

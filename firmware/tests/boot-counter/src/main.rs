@@ -11,18 +11,13 @@ const LOG_PAGE: u32 = 0xC0;
 const LOG: u32 = 0x0800_0000 + LOG_PAGE * 4096;
 const RECORDS: u32 = 4096 / 8;
 
-core::arch::global_asm!(
-    r#"
-    .section .vector_table, "a"
-    .global VECTORS
-VECTORS:
-    .word _stack_top
-    .word Reset
-    .rept 14
-    .word DefaultHandler
-    .endr
-"#
-);
+#[link_section = ".vector_table"]
+#[no_mangle]
+pub static VECTORS: guest_rt::vectors::VectorTable<0> = guest_rt::vectors::VectorTable {
+    // Every system slot at the default handler, the reserved one too.
+    reserved: Some(guest_rt::DefaultHandler),
+    ..guest_rt::vectors::VectorTable::new().catch_all(guest_rt::DefaultHandler)
+};
 
 #[no_mangle]
 pub extern "C" fn app_main() -> ! {

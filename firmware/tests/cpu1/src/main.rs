@@ -10,42 +10,29 @@ use guest_rt::*;
 
 guest_rt::keep_host_calls!("bench_flash", "scen_fp", "it_load");
 
+extern "C" {
+    fn HardFaultEntry();
+    fn SvcEntry();
+    fn PendSvEntry();
+}
+
+/// The scenarios' handlers: IRQ 5/6 (nesting), 10 (the test peripheral), 44/45 (IPCC).
+#[link_section = ".vector_table"]
+#[no_mangle]
+pub static VECTORS: guest_rt::vectors::Cpu1Vectors = guest_rt::vectors::VectorTable::new()
+    .catch_all(guest_rt::DefaultHandler)
+    .hard_fault(HardFaultEntry)
+    .svcall(SvcEntry)
+    .pendsv(PendSvEntry)
+    .systick(guest_rt::scenarios::SysTickHandler)
+    .irq(5, guest_rt::scenarios::IrqA)
+    .irq(6, guest_rt::scenarios::IrqB)
+    .irq(10, guest_rt::scenarios::PeriphIrq)
+    .irq(44, guest_rt::ipcc::Ipcc1RxIrq)
+    .irq(45, guest_rt::ipcc::Ipcc1TxIrq);
+
 core::arch::global_asm!(
     r#"
-    .section .vector_table, "a"
-    .global VECTORS
-VECTORS:
-    .word _stack_top
-    .word Reset
-    .word DefaultHandler      /* NMI */
-    .word HardFaultEntry
-    .rept 7
-    .word DefaultHandler      /* MemManage..reserved */
-    .endr
-    .word SvcEntry            /* SVCall */
-    .word DefaultHandler
-    .word 0
-    .word PendSvEntry         /* PendSV */
-    .word SysTickHandler
-    /* IRQ 0..62 */
-    .rept 5
-    .word DefaultHandler
-    .endr
-    .word IrqA                /* IRQ 5 */
-    .word IrqB                /* IRQ 6 */
-    .rept 3
-    .word DefaultHandler
-    .endr
-    .word PeriphIrq           /* IRQ 10 */
-    .rept 33
-    .word DefaultHandler
-    .endr
-    .word Ipcc1RxIrq          /* IRQ 44 */
-    .word Ipcc1TxIrq          /* IRQ 45 */
-    .rept 17
-    .word DefaultHandler
-    .endr
-
     .text
     .thumb_func
     .global HardFaultEntry
@@ -64,6 +51,7 @@ SvcEntry:
     bx lr
 
     .thumb_func
+    .global PendSvEntry
 PendSvEntry:
     bx lr
 

@@ -9,41 +9,27 @@ use guest_rt::*;
 
 guest_rt::keep_host_calls!();
 
+extern "C" {
+    fn HardFaultEntry();
+    fn SvcEntry();
+    fn PendSvEntry();
+}
+
+/// The scenarios' handlers: IRQ 5/6 (nesting), 10 (the test peripheral), 19 (IPCC).
+#[link_section = ".vector_table"]
+#[no_mangle]
+pub static VECTORS: guest_rt::vectors::Cpu2Vectors = guest_rt::vectors::VectorTable::new()
+    .hard_fault(HardFaultEntry)
+    .svcall(SvcEntry)
+    .pendsv(PendSvEntry)
+    .systick(guest_rt::scenarios::SysTickHandler)
+    .irq(5, guest_rt::scenarios::IrqA)
+    .irq(6, guest_rt::scenarios::IrqB)
+    .irq(10, guest_rt::scenarios::PeriphIrq)
+    .irq(19, guest_rt::ipcc::Ipcc2Irq);
+
 core::arch::global_asm!(
     r#"
-    .section .vector_table, "a"
-    .global VECTORS
-VECTORS:
-    .word _stack_top
-    .word Reset
-    .word DefaultHandler      /* NMI */
-    .word HardFaultEntry
-    .rept 7
-    .word 0
-    .endr
-    .word SvcEntry            /* SVCall */
-    .word 0
-    .word 0
-    .word PendSvEntry
-    .word SysTickHandler
-    /* IRQ 0..31 */
-    .rept 5
-    .word DefaultHandler
-    .endr
-    .word IrqA                /* IRQ 5 */
-    .word IrqB                /* IRQ 6 */
-    .rept 3
-    .word DefaultHandler
-    .endr
-    .word PeriphIrq           /* IRQ 10 */
-    .rept 8
-    .word DefaultHandler
-    .endr
-    .word Ipcc2Irq            /* IRQ 19 */
-    .rept 12
-    .word DefaultHandler
-    .endr
-
     .text
     .thumb_func
     .global HardFaultEntry
@@ -64,6 +50,7 @@ SvcEntry:
     bx lr
 
     .thumb_func
+    .global PendSvEntry
 PendSvEntry:
     bx lr
 
