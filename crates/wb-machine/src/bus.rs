@@ -10,7 +10,7 @@ use wb_periph::exti::Exti;
 use wb_periph::flash::{Flash, FlashMem};
 use wb_periph::pwr::Pwr;
 use wb_periph::rcc::{self, BusClock, Gate, Rcc};
-use wb_periph::syscfg::{sipcr, Syscfg};
+use wb_periph::syscfg::Syscfg;
 use wb_periph::{Access, BusError, CoreId, Peripheral, Picos, ResetKind};
 
 use crate::clock::Clocks;
@@ -18,29 +18,6 @@ use crate::memory::{self, Memories};
 
 /// The flash controller's IRQ on both cores (CPU1 FLASH_IRQn, CPU2 RCC_FLASH_C1SEV).
 pub const FLASH_IRQ: u32 = 4;
-
-pub const RCC_BASE: u32 = 0x5800_0000;
-pub const PWR_BASE: u32 = 0x5800_0400;
-pub const EXTI_BASE: u32 = 0x5800_0800;
-pub const SYSCFG_BASE: u32 = 0x4001_0000;
-
-/// The register windows of the system blocks the bus holds by name: (target, base, size).
-/// The flash controller's window is the core's (it knows the initiating core's view).
-pub const SYSTEM_WINDOWS: [(Target, u32, u32); 4] = [
-    (Target::Rcc, RCC_BASE, 0x400),
-    (Target::Pwr, PWR_BASE, 0x400),
-    (Target::Exti, EXTI_BASE, 0x400),
-    (Target::Syscfg, SYSCFG_BASE, 0x400),
-];
-
-/// Peripherals CPU2 can close to CPU1 through SYSCFG_SIPCR: (base, SIPCR bit, whether only the
-/// key registers are closed).
-const SECURE_IPS: [(u32, u32, bool); 4] = [
-    (0x5006_0000, sipcr::SAES1, true),
-    (0x5800_1800, sipcr::SAES2, false),
-    (0x5800_2000, sipcr::SPKA, false),
-    (0x5800_1000, sipcr::SRNG, false),
-];
 
 /// AES_KEYR0..3 (0x10-0x1C) and AES_KEYR4..7 (0x30-0x3C): what SAES1 closes.
 fn is_aes_key_register(offset: u32) -> bool {
@@ -95,19 +72,32 @@ pub struct Mapped {
 }
 
 impl Mapped {
-    pub fn new(base: u32, dev: Box<dyn Peripheral>, routes: &[IrqRoute]) -> Mapped {
+    /// A peripheral of the chip (`crate::chip::PARTS`), with the facts of its row.
+    pub fn of(part: &crate::chip::Part, dev: Box<dyn Peripheral>) -> Mapped {
+        Mapped {
+            base: part.base,
+            size: dev.size(),
+            dev,
+            routes: part.routes.to_vec(),
+            gate: part.gate,
+            gate_traced: false,
+            clock: part.clock,
+            secure: part.secure,
+        }
+    }
+
+    /// A peripheral added from outside the chip's table (a test device): no clock enable, no
+    /// SIPCR security, the bus its address is on (RM0434 Table 1).
+    pub fn extra(base: u32, dev: Box<dyn Peripheral>, routes: &[IrqRoute]) -> Mapped {
         Mapped {
             base,
             size: dev.size(),
             dev,
             routes: routes.to_vec(),
-            gate: rcc::gate_for(base),
+            gate: None,
             gate_traced: false,
             clock: rcc::bus_clock_for(base),
-            secure: SECURE_IPS
-                .iter()
-                .find(|(b, _, _)| *b == base)
-                .map(|&(_, bit, keys_only)| SecureIp { bit, keys_only }),
+            secure: None,
         }
     }
 }

@@ -283,7 +283,8 @@ impl ResetCause {
     }
 }
 
-/// The clock-enable bit of a peripheral, for each CPU.
+/// The clock-enable bit of a peripheral, for each CPU (the machine's chip table gives each
+/// peripheral its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gate {
     pub name: &'static str,
@@ -291,57 +292,6 @@ pub struct Gate {
     pub cpu1: u32,
     pub cpu2: Option<u32>,
     pub bit: u32,
-}
-
-const fn gate(name: &'static str, cpu1: u32, cpu2: Option<u32>, bit: u32) -> Gate {
-    Gate {
-        name,
-        cpu1,
-        cpu2,
-        bit,
-    }
-}
-
-/// Peripheral base address → clock-enable bit (registers reference §2 and §5).
-static GATES: [(u32, Gate); 30] = {
-    use reg::*;
-    [
-        (0x4002_0000, gate("DMA1", AHB1ENR, Some(C2AHB1ENR), 0)),
-        (0x4002_0400, gate("DMA2", AHB1ENR, Some(C2AHB1ENR), 1)),
-        (0x4002_0800, gate("DMAMUX1", AHB1ENR, Some(C2AHB1ENR), 2)),
-        (0x4002_3000, gate("CRC", AHB1ENR, Some(C2AHB1ENR), 12)),
-        (0x4002_4000, gate("TSC", AHB1ENR, Some(C2AHB1ENR), 16)),
-        (0x4800_0000, gate("GPIOA", AHB2ENR, Some(C2AHB2ENR), 0)),
-        (0x4800_0400, gate("GPIOB", AHB2ENR, Some(C2AHB2ENR), 1)),
-        (0x4800_0800, gate("GPIOC", AHB2ENR, Some(C2AHB2ENR), 2)),
-        (0x4800_0C00, gate("GPIOD", AHB2ENR, Some(C2AHB2ENR), 3)),
-        (0x4800_1000, gate("GPIOE", AHB2ENR, Some(C2AHB2ENR), 4)),
-        (0x4800_1C00, gate("GPIOH", AHB2ENR, Some(C2AHB2ENR), 7)),
-        (0x5004_0000, gate("ADC", AHB2ENR, Some(C2AHB2ENR), 13)),
-        (0x5006_0000, gate("AES1", AHB2ENR, Some(C2AHB2ENR), 16)),
-        (0x5800_2000, gate("PKA", AHB3ENR, Some(C2AHB3ENR), 16)),
-        (0x5800_1800, gate("AES2", AHB3ENR, Some(C2AHB3ENR), 17)),
-        (0x5800_1000, gate("RNG", AHB3ENR, Some(C2AHB3ENR), 18)),
-        (0x5800_1400, gate("HSEM", AHB3ENR, Some(C2AHB3ENR), 19)),
-        (0x5800_0C00, gate("IPCC", AHB3ENR, Some(C2AHB3ENR), 20)),
-        (0x4000_0000, gate("TIM2", APB1ENR1, Some(C2APB1ENR1), 0)),
-        (0x4000_2400, gate("LCD", APB1ENR1, Some(C2APB1ENR1), 9)),
-        (0x4000_2C00, gate("WWDG", APB1ENR1, None, 11)),
-        (0x4000_3800, gate("SPI2", APB1ENR1, Some(C2APB1ENR1), 14)),
-        (0x4000_5400, gate("I2C1", APB1ENR1, Some(C2APB1ENR1), 21)),
-        (0x4000_5C00, gate("I2C3", APB1ENR1, Some(C2APB1ENR1), 23)),
-        (0x4000_8000, gate("LPUART1", APB1ENR2, Some(C2APB1ENR2), 0)),
-        (0x4001_2C00, gate("TIM1", APB2ENR, Some(C2APB2ENR), 11)),
-        (0x4001_3000, gate("SPI1", APB2ENR, Some(C2APB2ENR), 12)),
-        (0x4001_3800, gate("USART1", APB2ENR, Some(C2APB2ENR), 14)),
-        (0x4001_4400, gate("TIM16", APB2ENR, Some(C2APB2ENR), 17)),
-        (0x4001_4800, gate("TIM17", APB2ENR, Some(C2APB2ENR), 18)),
-    ]
-};
-
-/// The clock enable of the peripheral whose registers start at `base`, if it has one.
-pub fn gate_for(base: u32) -> Option<Gate> {
-    GATES.iter().find(|(b, _)| *b == base).map(|(_, g)| *g)
 }
 
 /// Core and bus frequencies, in Hz.
@@ -817,14 +767,18 @@ mod tests {
     #[test]
     fn either_cpu_enable_clocks_a_peripheral() {
         let mut r = Rcc::new();
-        let ipcc = gate_for(0x5800_0C00).unwrap();
+        let ipcc = Gate {
+            name: "IPCC",
+            cpu1: reg::AHB3ENR,
+            cpu2: Some(reg::C2AHB3ENR),
+            bit: 20,
+        };
         assert!(!r.clocked(&ipcc));
         w(&mut r, reg::C2AHB3ENR, 1 << 20, 0);
         assert!(r.clocked(&ipcc));
         w(&mut r, reg::C2AHB3ENR, 0, 0);
         w(&mut r, reg::AHB3ENR, (1 << 25) | (1 << 20), 0);
         assert!(r.clocked(&ipcc));
-        assert!(gate_for(0x1234_0000).is_none());
     }
 
     #[test]

@@ -591,5 +591,4 @@ impl crate::exception::CpuContext for Core {
 
 pub(crate) use crate::exception::GPRS;
 
-/// The flash controller's register window.
-pub(crate) const FLASH_REGS: u32 = 0x5800_4000;
+pub(crate) use crate::chip::FLASH_REGS;

@@ -17,10 +17,9 @@ impl Machine {
 
     /// The peripheral register window holding `addr`: (target, its base).
     pub(super) fn register_window(&self, addr: u32) -> Option<(Target, u32)> {
-        let system = SYSTEM_WINDOWS
+        let system = chip::SYSTEM_BLOCKS
             .into_iter()
-            .find(|&(_, base, size)| addr >= base && addr - base < size)
-            .map(|(t, base, _)| (t, base));
+            .find(|&(_, base)| addr >= base && addr - base < chip::SYSTEM_WINDOW);
         system.or_else(|| {
             let sh = self.bus.borrow();
             sh.periphs
@@ -107,6 +106,6 @@ impl Machine {
 
 /// The offset of `addr` in the flash controller's register window.
 pub(super) fn flash_register(addr: u32) -> Option<u32> {
-    let base = crate::core::FLASH_REGS;
+    let base = chip::FLASH_REGS;
     (addr >= base && addr - base < 0x400).then(|| addr - base)
 }

@@ -25,7 +25,6 @@ use tracing::debug;
 use unicorn_engine::RegisterARM;
 use wb_periph::{CoreId, Peripheral, Picos, ResetKind};
 
-use crate::bus::SYSTEM_WINDOWS;
 use crate::bus::{Bus, IrqRoute, Mapped, Target};
 use crate::chip::{self, ChipConfig, Uart};
 use crate::clock::Clocks;
@@ -264,13 +263,14 @@ impl Machine {
             quantum: config.quantum.max(1),
             config,
         };
-        for (target, base, size) in SYSTEM_WINDOWS {
+        for (target, base) in chip::SYSTEM_BLOCKS {
             for c in &mut m.cores {
-                c.map_peripheral(target, base, size)?;
+                c.map_peripheral(target, base, chip::SYSTEM_WINDOW)?;
             }
         }
         for part in chip::PARTS {
-            m.attach(part.base, (part.make)(&m.config.chip), part.routes)?;
+            let dev = (part.make)(&m.config.chip);
+            m.map(Mapped::of(part, dev))?;
         }
         m.reset(ResetCause::PowerOn);
         Ok(m)
@@ -340,18 +340,22 @@ impl Machine {
         dev: Box<dyn Peripheral>,
         routes: &[IrqRoute],
     ) -> Result<(), MachineError> {
-        let size = dev.size();
-        let name = dev.name();
+        self.map(Mapped::extra(base, dev, routes))
+    }
+
+    /// Put a peripheral on the bus and map its window into both cores.
+    fn map(&mut self, mapped: Mapped) -> Result<(), MachineError> {
+        let (base, size, name) = (mapped.base, mapped.size, mapped.dev.name());
         let end = base.checked_add(size).ok_or(MachineError::Overlap {
             name,
             base,
             end: u32::MAX,
         })?;
         let overlaps_mem = Memories::locate(base).is_some() || Memories::locate(end - 1).is_some();
-        let system = SYSTEM_WINDOWS
-            .map(|(_, base, size)| (base, size))
+        let system = chip::SYSTEM_BLOCKS
+            .map(|(_, base)| (base, chip::SYSTEM_WINDOW))
             .into_iter()
-            .chain([(crate::core::FLASH_REGS, 0x400)]);
+            .chain([(chip::FLASH_REGS, chip::SYSTEM_WINDOW)]);
         let taken = self
             .bus
             .borrow()
@@ -367,7 +371,7 @@ impl Machine {
         }
         let index = {
             let mut sh = self.bus.borrow_mut();
-            sh.periphs.push(Mapped::new(base, dev, routes));
+            sh.periphs.push(mapped);
             sh.set_bus_clocks(self.config.clocks);
             sh.periphs.len() - 1
         };
