@@ -255,9 +255,22 @@ fn a_peripheral_without_its_clock_reads_zero_and_ignores_writes() {
     const GPIOA: u32 = 0x4800_0000; // enable: AHB2ENR / C2AHB2ENR bit 0
     const AHB2ENR: u32 = 0x5800_004C;
     const C2AHB2ENR: u32 = 0x5800_014C;
+    static TIMER_AT_GPIOA: wb_machine::chip::Part = wb_machine::chip::Part {
+        name: "test timer with GPIOA's clock enable",
+        base: GPIOA,
+        make: |_| Box::<wb_tests::TestTimer>::default(),
+        routes: &[],
+        gate: Some(wb_periph::rcc::Gate {
+            name: "GPIOA",
+            cpu1: AHB2ENR - 0x5800_0000,
+            cpu2: Some(C2AHB2ENR - 0x5800_0000),
+            bit: 0,
+        }),
+        clock: wb_periph::rcc::BusClock::Hclk1,
+        secure: None,
+    };
     let mut b = Bench::held_cpu2(chip());
-    b.m.attach(GPIOA, Box::<wb_tests::TestTimer>::default(), &[])
-        .unwrap();
+    b.m.attach_part(&TIMER_AT_GPIOA).unwrap();
     // TestTimer: writing N to offset 0 raises its line (read at offset 4) N ns later.
     let line = |b: &mut Bench| b.call(Cpu1, "sys_read32", &[GPIOA + 4]).0;
     b.call(Cpu1, "sys_write32", &[GPIOA, 100]);

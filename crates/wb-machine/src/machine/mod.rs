@@ -343,6 +343,13 @@ impl Machine {
         self.map(Mapped::extra(base, dev, routes))
     }
 
+    /// Attach a peripheral described by a chip-table row of its own (its model, lines, clock
+    /// enable, bus and security), as the chip's own are.
+    pub fn attach_part(&mut self, part: &chip::Part) -> Result<(), MachineError> {
+        let dev = (part.make)(&self.config.chip);
+        self.map(Mapped::of(part, dev))
+    }
+
     /// Put a peripheral on the bus and map its window into both cores.
     fn map(&mut self, mapped: Mapped) -> Result<(), MachineError> {
         let (base, size, name) = (mapped.base, mapped.size, mapped.dev.name());
