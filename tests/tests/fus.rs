@@ -356,7 +356,6 @@ fn resets_during_an_install_resume_or_report() -> Result<(), ProbeError> {
 /// campaigns: a torn one sends CPU2 to safeboot.)
 #[test]
 fn power_cuts_during_an_install_resume_to_the_end() -> Result<(), ProbeError> {
-    use wb_machine::PowerCut;
     let img = WS_1_0_0.image();
     let (mut p, _) = with_image(&img)?;
     let before = p.m.flash_log().len();
@@ -364,18 +363,25 @@ fn power_cuts_during_an_install_resume_to_the_end() -> Result<(), ProbeError> {
     let points = cut_points(&p.m.flash_log()[before..], 4);
     for (k, &seq) in points.iter().enumerate() {
         let (mut p, _) = with_image(&img)?;
-        p.m.arm_power_cut(PowerCut::DuringOp(seq), k as u64);
-        p.command(FUS_FW_UPGRADE, &[], 10 * MS)?.expect("answer");
-        let mut outcome = poll(&mut p, 20_000 * MS)?;
-        assert_eq!(p.power_cuts, [Some(seq)], "the cut tore operation {seq}");
-        if outcome == Some((0, 0)) {
-            // Cut before the request was recorded: it is lost, and sent again.
-            outcome = upgrade(&mut p)?;
-        }
+        let outcome = upgrade_cut_during(&mut p, seq, k as u64)?;
         assert_eq!(outcome, None, "cut during op {seq}: the stack runs");
         assert_installed(&p, &WS_1_0_0, false);
     }
     Ok(())
+}
+
+/// FUS_FW_UPGRADE with the power cut half-way through flash operation `seq` (`seed` decides
+/// how it tears), polled to the end; a request lost to the cut (it struck before the FUS
+/// recorded it: AN5185 Table 6) is sent again. How the install ended.
+fn upgrade_cut_during(p: &mut Probe, seq: u64, seed: u64) -> Result<Option<(u8, u8)>, ProbeError> {
+    p.m.arm_power_cut(wb_machine::PowerCut::DuringOp(seq), seed);
+    p.command(FUS_FW_UPGRADE, &[], 10 * MS)?.expect("answer");
+    let mut outcome = poll(p, 30_000 * MS)?;
+    assert_eq!(p.power_cuts, [Some(seq)], "the cut tore operation {seq}");
+    if outcome == Some((0, 0)) {
+        outcome = upgrade(p)?;
+    }
+    Ok(outcome)
 }
 
 /// `per_kind` flash operations each of: state-record programs, page erases, other programs,
@@ -419,15 +425,8 @@ fn power_cuts_during_an_upgrade_and_a_delete_resume_to_the_end() -> Result<(), P
     for seq in cut_points(&p.m.flash_log()[before..], 2) {
         p.m.restore(&ready);
         p.power_cuts.clear();
-        p.m.arm_power_cut(PowerCut::DuringOp(seq), seq);
-        p.command(FUS_FW_UPGRADE, &[], 10 * MS)?.expect("answer");
-        let mut outcome = poll(&mut p, 30_000 * MS)?;
-        if outcome == Some((0, 0)) {
-            // Cut before the request was recorded: it is lost, and sent again.
-            outcome = upgrade(&mut p)?;
-        }
+        let outcome = upgrade_cut_during(&mut p, seq, seq)?;
         assert_eq!(outcome, None, "cut during op {seq}: the stack runs");
-        assert_eq!(p.power_cuts, [Some(seq)]);
         assert_installed(&p, &WS_1_1_0, false);
     }
 
