@@ -12,19 +12,20 @@ use wb_machine::{Config, Device, Exit, Machine, MachineError, Picos, ResetCause}
 use wb_proto::layout::{self, tables};
 use wb_proto::tl::{ReadyEvent, SysCommand, SysEvent};
 
-const PWR_CR4: u32 = 0x5800_040C;
-const C2BOOT: u32 = 1 << 15;
-const IPCC: u32 = 0x5800_0C00;
-const C1SCR: u32 = IPCC + 0x08;
-const C1TOC2SR: u32 = IPCC + 0x0C;
-const C2TOC1SR: u32 = IPCC + 0x1C;
-const RCC_CR: u32 = 0x5800_0000;
-const RCC_CFGR: u32 = 0x5800_0008;
-const RCC_PLLCFGR: u32 = 0x5800_000C;
-const RCC_AHB3ENR: u32 = 0x5800_0050;
-const RCC_EXTCFGR: u32 = 0x5800_0108;
-const FLASH_ACR: u32 = 0x5800_4000;
-const CH2: u32 = 1 << 1;
+use wb_regs::{flash, ipcc, pwr, rcc};
+
+const PWR_CR4: u32 = pwr::addr(pwr::reg::CR4);
+const C1SCR: u32 = ipcc::addr(ipcc::reg::C1SCR);
+const C1TOC2SR: u32 = ipcc::addr(ipcc::reg::C1TOC2SR);
+const C2TOC1SR: u32 = ipcc::addr(ipcc::reg::C2TOC1SR);
+const RCC_CR: u32 = rcc::addr(rcc::reg::CR);
+const RCC_CFGR: u32 = rcc::addr(rcc::reg::CFGR);
+const RCC_PLLCFGR: u32 = rcc::addr(rcc::reg::PLLCFGR);
+const RCC_AHB3ENR: u32 = rcc::addr(rcc::reg::AHB3ENR);
+const RCC_EXTCFGR: u32 = rcc::addr(rcc::reg::EXTCFGR);
+const FLASH_ACR: u32 = flash::addr(flash::reg::ACR);
+/// IPCC channel 2: system commands and events (fus-clients.md).
+const CH2: u32 = ipcc::clear(2);
 const FUS_GET_STATE: u16 = 0xFC52;
 
 /// One millisecond of simulated time.
@@ -156,14 +157,14 @@ impl Probe {
         let acr = self.read(FLASH_ACR)?;
         self.write(FLASH_ACR, (acr & !7) | 3)?;
         let cr = self.read(RCC_CR)?;
-        self.write(RCC_CR, cr | 1 << 16)?;
-        while self.read(RCC_CR)? & (1 << 17) == 0 {
+        self.write(RCC_CR, cr | rcc::cr::HSEON)?;
+        while self.read(RCC_CR)? & rcc::cr::HSERDY == 0 {
             self.run(MS / 10)?;
         }
         self.write(RCC_PLLCFGR, 3 | (1 << 4) | (8 << 8) | (1 << 28) | (1 << 29))?;
         let cr = self.read(RCC_CR)?;
-        self.write(RCC_CR, cr | 1 << 24)?;
-        while self.read(RCC_CR)? & (1 << 25) == 0 {
+        self.write(RCC_CR, cr | rcc::cr::PLLON)?;
+        while self.read(RCC_CR)? & rcc::cr::PLLRDY == 0 {
             self.run(MS / 10)?;
         }
         let ext = self.read(RCC_EXTCFGR)?;
@@ -177,15 +178,15 @@ impl Probe {
         self.clock_64mhz()?;
         self.setup_tables()?;
         let en = self.read(RCC_AHB3ENR)?;
-        self.write(RCC_AHB3ENR, en | 1 << 20)?;
+        self.write(RCC_AHB3ENR, en | rcc::enable::IPCCEN)?;
         let cr4 = self.read(PWR_CR4)?;
-        self.write(PWR_CR4, cr4 | C2BOOT)?;
+        self.write(PWR_CR4, cr4 | pwr::CR4_C2BOOT)?;
         self.wait_ready(50 * MS)
     }
 
     /// Whether CPU2 has been started since the last reset.
     pub fn cpu2_started(&mut self) -> Result<bool> {
-        Ok(self.read(PWR_CR4)? & C2BOOT != 0)
+        Ok(self.read(PWR_CR4)? & pwr::CR4_C2BOOT != 0)
     }
 
     /// Take a pending system event off the queue, if CPU2 signalled one; READY is recorded.
@@ -254,7 +255,7 @@ impl Probe {
     /// Send raw packet bytes (garbage included) as a system command.
     pub fn raw_command(&mut self, packet: &[u8], limit: Picos) -> Result<Option<Vec<u8>>> {
         self.write_bytes(tables::SYS_CMD_BUFFER, packet)?;
-        self.write(C1SCR, CH2 << 16)?;
+        self.write(C1SCR, ipcc::set(2))?;
         let end = self.m.now() + limit;
         while self.m.now() < end {
             self.run(MS / 20)?;

@@ -14,24 +14,25 @@ use wb_periph::Peripheral;
 
 use wb_periph::rcc::{reg as rcc, BusClock, Gate};
 use wb_periph::syscfg::sipcr;
+use wb_regs::rcc::enable;
 
 use crate::bus::{IrqRoute, SecureIp, Target};
 
-pub const IPCC_BASE: u32 = 0x5800_0C00;
-pub const HSEM_BASE: u32 = 0x5800_1400;
-pub const AES1_BASE: u32 = 0x5006_0000;
-pub const AES2_BASE: u32 = 0x5800_1800;
-pub const PKA_BASE: u32 = 0x5800_2000;
-pub const RNG_BASE: u32 = 0x5800_1000;
-pub const CRC_BASE: u32 = 0x4002_3000;
-pub const USART1_BASE: u32 = 0x4001_3800;
-pub const LPUART1_BASE: u32 = 0x4000_8000;
-pub const RCC_BASE: u32 = 0x5800_0000;
-pub const PWR_BASE: u32 = 0x5800_0400;
-pub const EXTI_BASE: u32 = 0x5800_0800;
-pub const SYSCFG_BASE: u32 = 0x4001_0000;
+pub const IPCC_BASE: u32 = wb_regs::ipcc::BASE;
+pub const HSEM_BASE: u32 = wb_regs::hsem::BASE;
+pub const AES1_BASE: u32 = wb_regs::base::AES1;
+pub const AES2_BASE: u32 = wb_regs::base::AES2;
+pub const PKA_BASE: u32 = wb_regs::base::PKA;
+pub const RNG_BASE: u32 = wb_regs::base::RNG;
+pub const CRC_BASE: u32 = wb_regs::base::CRC;
+pub const USART1_BASE: u32 = wb_regs::base::USART1;
+pub const LPUART1_BASE: u32 = wb_regs::base::LPUART1;
+pub const RCC_BASE: u32 = wb_regs::rcc::BASE;
+pub const PWR_BASE: u32 = wb_regs::pwr::BASE;
+pub const EXTI_BASE: u32 = wb_regs::exti::BASE;
+pub const SYSCFG_BASE: u32 = wb_regs::syscfg::BASE;
 /// The flash controller's registers (each core maps them itself: it knows that core's view).
-pub const FLASH_REGS: u32 = 0x5800_4000;
+pub const FLASH_REGS: u32 = wb_regs::flash::BASE;
 /// Every system block's register window is 1 KiB.
 pub const SYSTEM_WINDOW: u32 = 0x400;
 
@@ -89,12 +90,13 @@ pub struct Part {
     pub secure: Option<SecureIp>,
 }
 
-const fn gate(name: &'static str, cpu1: u32, cpu2: u32, bit: u32) -> Option<Gate> {
+/// The enable `mask` (one bit, `wb_regs::enable`) in CPU1's register and CPU2's.
+const fn gate(name: &'static str, cpu1: u32, cpu2: u32, mask: u32) -> Option<Gate> {
     Some(Gate {
         name,
         cpu1,
         cpu2: Some(cpu2),
-        bit,
+        bit: mask.trailing_zeros(),
     })
 }
 
@@ -123,7 +125,7 @@ pub static PARTS: &[Part] = &[
             route(ipcc::line::C2_RX, None, Some(CPU2_IPCC_HSEM_IRQ)),
             route(ipcc::line::C2_TX, None, Some(CPU2_IPCC_HSEM_IRQ)),
         ],
-        gate: gate("IPCC", rcc::AHB3ENR, rcc::C2AHB3ENR, 20),
+        gate: gate("IPCC", rcc::AHB3ENR, rcc::C2AHB3ENR, enable::IPCCEN),
         clock: BusClock::Hclk4,
         secure: None,
     },
@@ -135,7 +137,7 @@ pub static PARTS: &[Part] = &[
             route(hsem::line::C1, Some(46), None),
             route(hsem::line::C2, None, Some(CPU2_IPCC_HSEM_IRQ)),
         ],
-        gate: gate("HSEM", rcc::AHB3ENR, rcc::C2AHB3ENR, 19),
+        gate: gate("HSEM", rcc::AHB3ENR, rcc::C2AHB3ENR, enable::HSEMEN),
         clock: BusClock::Hclk4,
         secure: None,
     },
@@ -144,7 +146,7 @@ pub static PARTS: &[Part] = &[
         base: AES1_BASE,
         make: |_| Box::new(Aes::new(AesInstance::Aes1)),
         routes: &[route(0, Some(51), Some(20))],
-        gate: gate("AES1", rcc::AHB2ENR, rcc::C2AHB2ENR, 16),
+        gate: gate("AES1", rcc::AHB2ENR, rcc::C2AHB2ENR, enable::AES1EN),
         clock: BusClock::Hclk1,
         secure: Some(SecureIp {
             bit: sipcr::SAES1,
@@ -156,7 +158,7 @@ pub static PARTS: &[Part] = &[
         base: AES2_BASE,
         make: |_| Box::new(Aes::new(AesInstance::Aes2)),
         routes: &[route(0, Some(52), Some(21))],
-        gate: gate("AES2", rcc::AHB3ENR, rcc::C2AHB3ENR, 17),
+        gate: gate("AES2", rcc::AHB3ENR, rcc::C2AHB3ENR, enable::AES2EN),
         clock: BusClock::Hclk4,
         secure: closed_by(sipcr::SAES2),
     },
@@ -165,7 +167,7 @@ pub static PARTS: &[Part] = &[
         base: PKA_BASE,
         make: |_| Box::new(Pka::new()),
         routes: &[route(0, Some(29), Some(20))],
-        gate: gate("PKA", rcc::AHB3ENR, rcc::C2AHB3ENR, 16),
+        gate: gate("PKA", rcc::AHB3ENR, rcc::C2AHB3ENR, enable::PKAEN),
         clock: BusClock::Hclk4,
         secure: closed_by(sipcr::SPKA),
     },
@@ -174,7 +176,7 @@ pub static PARTS: &[Part] = &[
         base: RNG_BASE,
         make: |c| Box::new(Rng::new(c.rng_seed)),
         routes: &[route(0, Some(53), Some(20))],
-        gate: gate("RNG", rcc::AHB3ENR, rcc::C2AHB3ENR, 18),
+        gate: gate("RNG", rcc::AHB3ENR, rcc::C2AHB3ENR, enable::RNGEN),
         clock: BusClock::Hclk4,
         secure: closed_by(sipcr::SRNG),
     },
@@ -183,7 +185,7 @@ pub static PARTS: &[Part] = &[
         base: CRC_BASE,
         make: |_| Box::new(Crc::new()),
         routes: &[],
-        gate: gate("CRC", rcc::AHB1ENR, rcc::C2AHB1ENR, 12),
+        gate: gate("CRC", rcc::AHB1ENR, rcc::C2AHB1ENR, enable::CRCEN),
         clock: BusClock::Hclk1,
         secure: None,
     },
@@ -192,7 +194,7 @@ pub static PARTS: &[Part] = &[
         base: USART1_BASE,
         make: |_| Box::new(Usart::new(UartKind::Usart1)),
         routes: &[route(0, Some(36), Some(27))],
-        gate: gate("USART1", rcc::APB2ENR, rcc::C2APB2ENR, 14),
+        gate: gate("USART1", rcc::APB2ENR, rcc::C2APB2ENR, enable::USART1EN),
         clock: BusClock::Pclk2,
         secure: None,
     },
@@ -201,7 +203,7 @@ pub static PARTS: &[Part] = &[
         base: LPUART1_BASE,
         make: |_| Box::new(Usart::new(UartKind::Lpuart1)),
         routes: &[route(0, Some(37), Some(28))],
-        gate: gate("LPUART1", rcc::APB1ENR2, rcc::C2APB1ENR2, 0),
+        gate: gate("LPUART1", rcc::APB1ENR2, rcc::C2APB1ENR2, enable::LPUART1EN),
         clock: BusClock::Pclk1,
         secure: None,
     },

@@ -12,24 +12,8 @@ use tracing::warn;
 use crate::regs::{Bank, RegDef};
 use crate::{Access, BusResult, CoreId, Peripheral, ResetKind};
 
-pub mod reg {
-    pub const RTSR1: u32 = 0x000;
-    pub const FTSR1: u32 = 0x004;
-    pub const SWIER1: u32 = 0x008;
-    pub const PR1: u32 = 0x00C;
-    pub const RTSR2: u32 = 0x020;
-    pub const FTSR2: u32 = 0x024;
-    pub const SWIER2: u32 = 0x028;
-    pub const PR2: u32 = 0x02C;
-    pub const C1IMR1: u32 = 0x080;
-    pub const C1EMR1: u32 = 0x084;
-    pub const C1IMR2: u32 = 0x090;
-    pub const C1EMR2: u32 = 0x094;
-    pub const C2IMR1: u32 = 0x0C0;
-    pub const C2EMR1: u32 = 0x0C4;
-    pub const C2IMR2: u32 = 0x0D0;
-    pub const C2EMR2: u32 = 0x0D4;
-}
+/// Register offsets (RM0434 §14.3), from the shared register map.
+pub use wb_regs::exti::reg;
 
 const fn r(name: &'static str, offset: u32) -> RegDef {
     RegDef::new(name, offset, 0, !0)

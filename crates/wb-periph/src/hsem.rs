@@ -10,22 +10,8 @@
 use crate::{Access, BusError, BusResult, CoreId, Peripheral, ResetKind, Width};
 use tracing::debug;
 
-pub mod reg {
-    /// HSEM_Rx, x = 0..31: 2-step lock, read back, unlock.
-    pub const R0: u32 = 0x000;
-    /// HSEM_RLRx: 1-step read lock.
-    pub const RLR0: u32 = 0x080;
-    pub const C1IER: u32 = 0x100;
-    pub const C1ICR: u32 = 0x104;
-    pub const C1ISR: u32 = 0x108;
-    pub const C1MISR: u32 = 0x10C;
-    pub const C2IER: u32 = 0x110;
-    pub const C2ICR: u32 = 0x114;
-    pub const C2ISR: u32 = 0x118;
-    pub const C2MISR: u32 = 0x11C;
-    pub const CR: u32 = 0x140;
-    pub const KEYR: u32 = 0x144;
-}
+/// Register offsets (RM0434 §38.4), from the shared register map.
+pub use wb_regs::hsem::reg;
 
 pub const LOCK: u32 = 1 << 31;
 const COREID_SHIFT: u32 = 8;

@@ -16,21 +16,9 @@
 use crate::{Access, BusError, BusResult, CoreId, Peripheral, ResetKind, Width};
 use tracing::debug;
 
-pub mod reg {
-    pub const C1CR: u32 = 0x00;
-    pub const C1MR: u32 = 0x04;
-    pub const C1SCR: u32 = 0x08;
-    pub const C1TOC2SR: u32 = 0x0C;
-    pub const C2CR: u32 = 0x10;
-    pub const C2MR: u32 = 0x14;
-    pub const C2SCR: u32 = 0x18;
-    pub const C2TOC1SR: u32 = 0x1C;
-}
+/// Register offsets and bits (RM0434 §37.4), from the shared register map.
+pub use wb_regs::ipcc::{reg, CHANNELS, RXOIE, TXFIE};
 
-pub const RXOIE: u32 = 1 << 0;
-pub const TXFIE: u32 = 1 << 16;
-/// The six channel bits of a status register, of CHnOM / CHnC.
-pub const CHANNELS: u32 = 0x3F;
 /// Reset value of CnMR: every channel masked, both ways.
 const MR_RESET: u32 = CHANNELS | (CHANNELS << 16);
 

@@ -10,25 +10,8 @@ use tracing::{debug, warn};
 use crate::regs::{Bank, RegDef};
 use crate::{Access, BusResult, Peripheral, Picos, ResetKind};
 
-pub mod reg {
-    pub const CR1: u32 = 0x000;
-    pub const CR2: u32 = 0x004;
-    pub const CR3: u32 = 0x008;
-    pub const CR4: u32 = 0x00C;
-    pub const SR1: u32 = 0x010;
-    pub const SR2: u32 = 0x014;
-    pub const SCR: u32 = 0x018;
-    pub const CR5: u32 = 0x01C;
-    /// PUCRA, PDCRA, ... PUCRH, PDCRH (GPIO pull configuration).
-    pub const PUCRA: u32 = 0x020;
-    pub const C2CR1: u32 = 0x080;
-    pub const C2CR3: u32 = 0x084;
-    pub const EXTSCR: u32 = 0x088;
-}
-
-pub const CR4_C2BOOT: u32 = 1 << 15;
-pub const CR1_VOS_SHIFT: u32 = 9;
-pub const SR2_VOSF: u32 = 1 << 10;
+/// Register offsets and bits (RM0434 §6.6), from the shared register map.
+pub use wb_regs::pwr::{reg, CR1_VOS_SHIFT, CR4_C2BOOT, SR2_VOSF};
 
 /// Range 2↔1 transition time tVOST: 21.4 us typical (DS11929 Tables 51-52).
 pub const VOS_TRANSITION: Picos = 21_400_000;

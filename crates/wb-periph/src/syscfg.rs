@@ -10,31 +10,8 @@ use tracing::warn;
 use crate::regs::{Bank, RegDef};
 use crate::{Access, BusResult, CoreId, Peripheral, ResetKind};
 
-pub mod reg {
-    pub const MEMRMP: u32 = 0x000;
-    pub const CFGR1: u32 = 0x004;
-    pub const EXTICR1: u32 = 0x008;
-    pub const SCSR: u32 = 0x018;
-    pub const CFGR2: u32 = 0x01C;
-    pub const SWPR: u32 = 0x020;
-    pub const SKR: u32 = 0x024;
-    pub const SWPR2: u32 = 0x028;
-    pub const IMR1: u32 = 0x100;
-    pub const IMR2: u32 = 0x104;
-    pub const C2IMR1: u32 = 0x108;
-    pub const C2IMR2: u32 = 0x10C;
-    pub const SIPCR: u32 = 0x110;
-}
-
-/// SIPCR bits.
-pub mod sipcr {
-    /// AES1 KEY[7:0] registers secure.
-    pub const SAES1: u32 = 1 << 0;
-    /// AES2 secure.
-    pub const SAES2: u32 = 1 << 1;
-    pub const SPKA: u32 = 1 << 2;
-    pub const SRNG: u32 = 1 << 3;
-}
+/// Register offsets and bits (RM0434 §9.2), from the shared register map.
+pub use wb_regs::syscfg::{reg, sipcr};
 
 static REGS: [RegDef; 16] = [
     RegDef::new("MEMRMP", reg::MEMRMP, 0, 0x7),
