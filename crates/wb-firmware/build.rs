@@ -23,6 +23,7 @@ fn main() {
         "operator",
         "wireless-stack",
         "../crates/wb-proto",
+        "../crates/wb-regs",
     ] {
         println!("cargo:rerun-if-changed={}", fw.join(watched).display());
     }

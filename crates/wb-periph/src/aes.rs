@@ -35,28 +35,8 @@ use tracing::{debug, warn};
 
 use crate::{Access, BusError, BusResult, Peripheral, Picos, ResetKind, Width};
 
-/// Register offsets (RM0434 §25.7.18).
-pub mod reg {
-    pub const CR: u32 = 0x00;
-    pub const SR: u32 = 0x04;
-    pub const DINR: u32 = 0x08;
-    pub const DOUTR: u32 = 0x0C;
-    pub const KEYR0: u32 = 0x10;
-    pub const KEYR1: u32 = 0x14;
-    pub const KEYR2: u32 = 0x18;
-    pub const KEYR3: u32 = 0x1C;
-    pub const IVR0: u32 = 0x20;
-    pub const IVR1: u32 = 0x24;
-    pub const IVR2: u32 = 0x28;
-    pub const IVR3: u32 = 0x2C;
-    pub const KEYR4: u32 = 0x30;
-    pub const KEYR5: u32 = 0x34;
-    pub const KEYR6: u32 = 0x38;
-    pub const KEYR7: u32 = 0x3C;
-    /// SUSP0R..SUSP7R at 0x40 + 4 * x.
-    pub const SUSP0R: u32 = 0x40;
-    pub const SUSP7R: u32 = 0x5C;
-}
+/// Register offsets (RM0434 §23.7), from the shared register map.
+pub use wb_regs::aes1::reg;
 
 pub const CR_EN: u32 = 1 << 0;
 pub const CR_DATATYPE_SHIFT: u32 = 1;

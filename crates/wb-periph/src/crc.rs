@@ -25,14 +25,8 @@ use tracing::warn;
 
 use crate::{narrow_read, Access, BusError, BusResult, Peripheral, ResetKind, Width};
 
-/// Register offsets (RM0434 §17.4).
-pub mod reg {
-    pub const DR: u32 = 0x00;
-    pub const IDR: u32 = 0x04;
-    pub const CR: u32 = 0x08;
-    pub const INIT: u32 = 0x10;
-    pub const POL: u32 = 0x14;
-}
+/// Register offsets (RM0434 §17.4), from the shared register map.
+pub use wb_regs::crc::reg;
 
 pub const CR_RESET: u32 = 1 << 0;
 pub const CR_POLYSIZE_SHIFT: u32 = 3;

@@ -58,38 +58,25 @@ use tracing::{debug, warn};
 
 use crate::{narrow_read, Access, BusError, BusResult, Peripheral, Picos, ResetKind, Width};
 
-/// Register offsets (RM0434 §26.7).
+/// Register offsets (RM0434 §26.7), from the shared register map, and the end of PKA RAM.
 pub mod reg {
-    pub const CR: u32 = 0x000;
-    pub const SR: u32 = 0x004;
-    pub const CLRFR: u32 = 0x008;
-    /// First word of PKA RAM.
-    pub const RAM: u32 = 0x400;
+    pub use wb_regs::pka::reg::*;
     /// One past the last word of PKA RAM (894 words; last word at 0x11F4).
     pub const RAM_END: u32 = RAM + 4 * super::RAM_WORDS as u32;
 }
 
+pub use wb_regs::pka::{
+    CLRFR_ADDRERRFC, CLRFR_PROCENDFC, CLRFR_RAMERRFC, CR_ADDRERRIE, CR_EN, CR_MODE_MASK,
+    CR_MODE_SHIFT, CR_PROCENDIE, CR_RAMERRIE, CR_START, SR_ADDRERRF, SR_BUSY, SR_PROCENDF,
+    SR_RAMERRF,
+};
+
 /// Size of PKA RAM in 32-bit words.
 pub const RAM_WORDS: usize = 894;
 
-pub const CR_EN: u32 = 1 << 0;
-pub const CR_START: u32 = 1 << 1;
-pub const CR_MODE_SHIFT: u32 = 8;
-pub const CR_MODE_MASK: u32 = 0x3F << CR_MODE_SHIFT;
-pub const CR_PROCENDIE: u32 = 1 << 17;
-pub const CR_RAMERRIE: u32 = 1 << 19;
-pub const CR_ADDRERRIE: u32 = 1 << 20;
 /// Bits of PKA_CR that are stored (START is a trigger).
 const CR_STORED: u32 = CR_EN | CR_MODE_MASK | CR_PROCENDIE | CR_RAMERRIE | CR_ADDRERRIE;
 
-pub const SR_BUSY: u32 = 1 << 16;
-pub const SR_PROCENDF: u32 = 1 << 17;
-pub const SR_RAMERRF: u32 = 1 << 19;
-pub const SR_ADDRERRF: u32 = 1 << 20;
-
-pub const CLRFR_PROCENDFC: u32 = 1 << 17;
-pub const CLRFR_RAMERRFC: u32 = 1 << 19;
-pub const CLRFR_ADDRERRFC: u32 = 1 << 20;
 const CLRFR_ALL: u32 = CLRFR_PROCENDFC | CLRFR_RAMERRFC | CLRFR_ADDRERRFC;
 
 /// What this model writes to an operation's failure output when it refuses the operation.

@@ -22,51 +22,8 @@ use crate::{
     merge_write, narrow_read, Access, BusError, BusResult, Peripheral, Picos, ResetKind, Width,
 };
 
-pub mod reg {
-    pub const CR1: u32 = 0x00;
-    pub const CR2: u32 = 0x04;
-    pub const CR3: u32 = 0x08;
-    pub const BRR: u32 = 0x0C;
-    pub const GTPR: u32 = 0x10;
-    pub const RTOR: u32 = 0x14;
-    pub const RQR: u32 = 0x18;
-    pub const ISR: u32 = 0x1C;
-    pub const ICR: u32 = 0x20;
-    pub const RDR: u32 = 0x24;
-    pub const TDR: u32 = 0x28;
-    pub const PRESC: u32 = 0x2C;
-}
-
-pub mod cr1 {
-    pub const UE: u32 = 1 << 0;
-    pub const RE: u32 = 1 << 2;
-    pub const TE: u32 = 1 << 3;
-    pub const IDLEIE: u32 = 1 << 4;
-    pub const RXNEIE: u32 = 1 << 5;
-    pub const TCIE: u32 = 1 << 6;
-    pub const TXEIE: u32 = 1 << 7;
-    pub const PEIE: u32 = 1 << 8;
-    pub const PS: u32 = 1 << 9;
-    pub const PCE: u32 = 1 << 10;
-    pub const M0: u32 = 1 << 12;
-    pub const OVER8: u32 = 1 << 15;
-    pub const M1: u32 = 1 << 28;
-    pub const FIFOEN: u32 = 1 << 29;
-}
-
-pub mod isr {
-    pub const PE: u32 = 1 << 0;
-    pub const FE: u32 = 1 << 1;
-    pub const NE: u32 = 1 << 2;
-    pub const ORE: u32 = 1 << 3;
-    pub const IDLE: u32 = 1 << 4;
-    pub const RXNE: u32 = 1 << 5;
-    pub const TC: u32 = 1 << 6;
-    pub const TXE: u32 = 1 << 7;
-    pub const BUSY: u32 = 1 << 16;
-    pub const TEACK: u32 = 1 << 21;
-    pub const REACK: u32 = 1 << 22;
-}
+/// Register offsets and bits (RM0434 §36.8), from the shared register map.
+pub use wb_regs::usart1::{cr1, isr, reg};
 
 const CR3_EIE: u32 = 1 << 0;
 const CR3_OVRDIS: u32 = 1 << 12;

@@ -4,66 +4,83 @@
 //! host-side clients all read their addresses from here.
 #![no_std]
 
+/// One peripheral's register block: its base, the register offsets (`reg`, what a model
+/// decodes) and the same registers' absolute addresses (`at`, what code on the cores or a
+/// probe reads and writes), from one list.
+macro_rules! registers {
+    ($base:expr, { $($(#[$doc:meta])* $name:ident = $offset:expr,)* }) => {
+        /// Base address (RM0434 Table 1 memory map).
+        pub const BASE: u32 = $base;
+
+        /// The absolute address of register `offset`.
+        pub const fn addr(offset: u32) -> u32 {
+            BASE + offset
+        }
+
+        /// Register offsets from [`BASE`].
+        pub mod reg {
+            $($(#[$doc])* pub const $name: u32 = $offset;)*
+        }
+
+        /// Register addresses.
+        pub mod at {
+            $($(#[$doc])* pub const $name: u32 = super::BASE + super::reg::$name;)*
+        }
+    };
+}
+
 /// Reset and clock control (RM0434 §8).
 pub mod rcc {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x5800_0000;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    pub mod reg {
-        pub const CR: u32 = 0x000;
-        pub const ICSCR: u32 = 0x004;
-        pub const CFGR: u32 = 0x008;
-        pub const PLLCFGR: u32 = 0x00C;
-        pub const PLLSAI1CFGR: u32 = 0x010;
-        pub const CIER: u32 = 0x018;
-        pub const CIFR: u32 = 0x01C;
-        pub const CICR: u32 = 0x020;
-        pub const SMPSCR: u32 = 0x024;
-        pub const AHB1RSTR: u32 = 0x028;
-        pub const AHB2RSTR: u32 = 0x02C;
-        pub const AHB3RSTR: u32 = 0x030;
-        pub const APB1RSTR1: u32 = 0x038;
-        pub const APB1RSTR2: u32 = 0x03C;
-        pub const APB2RSTR: u32 = 0x040;
-        pub const APB3RSTR: u32 = 0x044;
-        pub const AHB1ENR: u32 = 0x048;
-        pub const AHB2ENR: u32 = 0x04C;
-        pub const AHB3ENR: u32 = 0x050;
-        pub const APB1ENR1: u32 = 0x058;
-        pub const APB1ENR2: u32 = 0x05C;
-        pub const APB2ENR: u32 = 0x060;
-        pub const AHB1SMENR: u32 = 0x068;
-        pub const AHB2SMENR: u32 = 0x06C;
-        pub const AHB3SMENR: u32 = 0x070;
-        pub const APB1SMENR1: u32 = 0x078;
-        pub const APB1SMENR2: u32 = 0x07C;
-        pub const APB2SMENR: u32 = 0x080;
-        pub const CCIPR: u32 = 0x088;
-        pub const BDCR: u32 = 0x090;
-        pub const CSR: u32 = 0x094;
-        pub const CRRCR: u32 = 0x098;
-        pub const HSECR: u32 = 0x09C;
-        pub const EXTCFGR: u32 = 0x108;
-        pub const C2AHB1ENR: u32 = 0x148;
-        pub const C2AHB2ENR: u32 = 0x14C;
-        pub const C2AHB3ENR: u32 = 0x150;
-        pub const C2APB1ENR1: u32 = 0x158;
-        pub const C2APB1ENR2: u32 = 0x15C;
-        pub const C2APB2ENR: u32 = 0x160;
-        pub const C2APB3ENR: u32 = 0x164;
-        pub const C2AHB1SMENR: u32 = 0x168;
-        pub const C2AHB2SMENR: u32 = 0x16C;
-        pub const C2AHB3SMENR: u32 = 0x170;
-        pub const C2APB1SMENR1: u32 = 0x178;
-        pub const C2APB1SMENR2: u32 = 0x17C;
-        pub const C2APB2SMENR: u32 = 0x180;
-        pub const C2APB3SMENR: u32 = 0x184;
-    }
+    registers!(0x5800_0000, {
+        CR = 0x000,
+        ICSCR = 0x004,
+        CFGR = 0x008,
+        PLLCFGR = 0x00C,
+        PLLSAI1CFGR = 0x010,
+        CIER = 0x018,
+        CIFR = 0x01C,
+        CICR = 0x020,
+        SMPSCR = 0x024,
+        AHB1RSTR = 0x028,
+        AHB2RSTR = 0x02C,
+        AHB3RSTR = 0x030,
+        APB1RSTR1 = 0x038,
+        APB1RSTR2 = 0x03C,
+        APB2RSTR = 0x040,
+        APB3RSTR = 0x044,
+        AHB1ENR = 0x048,
+        AHB2ENR = 0x04C,
+        AHB3ENR = 0x050,
+        APB1ENR1 = 0x058,
+        APB1ENR2 = 0x05C,
+        APB2ENR = 0x060,
+        AHB1SMENR = 0x068,
+        AHB2SMENR = 0x06C,
+        AHB3SMENR = 0x070,
+        APB1SMENR1 = 0x078,
+        APB1SMENR2 = 0x07C,
+        APB2SMENR = 0x080,
+        CCIPR = 0x088,
+        BDCR = 0x090,
+        CSR = 0x094,
+        CRRCR = 0x098,
+        HSECR = 0x09C,
+        EXTCFGR = 0x108,
+        C2AHB1ENR = 0x148,
+        C2AHB2ENR = 0x14C,
+        C2AHB3ENR = 0x150,
+        C2APB1ENR1 = 0x158,
+        C2APB1ENR2 = 0x15C,
+        C2APB2ENR = 0x160,
+        C2APB3ENR = 0x164,
+        C2AHB1SMENR = 0x168,
+        C2AHB2SMENR = 0x16C,
+        C2AHB3SMENR = 0x170,
+        C2APB1SMENR1 = 0x178,
+        C2APB1SMENR2 = 0x17C,
+        C2APB2SMENR = 0x180,
+        C2APB3SMENR = 0x184,
+    });
 
     /// RCC_CR bits.
     pub mod cr {
@@ -142,29 +159,21 @@ pub mod rcc {
 
 /// Power control (RM0434 §6).
 pub mod pwr {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x5800_0400;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    pub mod reg {
-        pub const CR1: u32 = 0x000;
-        pub const CR2: u32 = 0x004;
-        pub const CR3: u32 = 0x008;
-        pub const CR4: u32 = 0x00C;
-        pub const SR1: u32 = 0x010;
-        pub const SR2: u32 = 0x014;
-        pub const SCR: u32 = 0x018;
-        pub const CR5: u32 = 0x01C;
+    registers!(0x5800_0400, {
+        CR1 = 0x000,
+        CR2 = 0x004,
+        CR3 = 0x008,
+        CR4 = 0x00C,
+        SR1 = 0x010,
+        SR2 = 0x014,
+        SCR = 0x018,
+        CR5 = 0x01C,
         /// PUCRA, PDCRA, ... PUCRH, PDCRH (GPIO pull configuration).
-        pub const PUCRA: u32 = 0x020;
-        pub const C2CR1: u32 = 0x080;
-        pub const C2CR3: u32 = 0x084;
-        pub const EXTSCR: u32 = 0x088;
-    }
+        PUCRA = 0x020,
+        C2CR1 = 0x080,
+        C2CR3 = 0x084,
+        EXTSCR = 0x088,
+    });
 
     /// PWR_CR4.C2BOOT: releases CPU2 (once per reset).
     pub const CR4_C2BOOT: u32 = 1 << 15;
@@ -174,36 +183,27 @@ pub mod pwr {
 
 /// Embedded flash memory interface (RM0434 §3).
 pub mod flash {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x5800_4000;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    /// Register offsets.
-    pub mod reg {
-        pub const ACR: u32 = 0x00;
-        pub const KEYR: u32 = 0x08;
-        pub const OPTKEYR: u32 = 0x0C;
-        pub const SR: u32 = 0x10;
-        pub const CR: u32 = 0x14;
-        pub const ECCR: u32 = 0x18;
-        pub const OPTR: u32 = 0x20;
-        pub const PCROP1ASR: u32 = 0x24;
-        pub const PCROP1AER: u32 = 0x28;
-        pub const WRP1AR: u32 = 0x2C;
-        pub const WRP1BR: u32 = 0x30;
-        pub const PCROP1BSR: u32 = 0x34;
-        pub const PCROP1BER: u32 = 0x38;
-        pub const IPCCBR: u32 = 0x3C;
-        pub const C2ACR: u32 = 0x5C;
-        pub const C2SR: u32 = 0x60;
-        pub const C2CR: u32 = 0x64;
-        pub const SFR: u32 = 0x80;
-        pub const SRRVR: u32 = 0x84;
-    }
+    registers!(0x5800_4000, {
+        ACR = 0x00,
+        KEYR = 0x08,
+        OPTKEYR = 0x0C,
+        SR = 0x10,
+        CR = 0x14,
+        ECCR = 0x18,
+        OPTR = 0x20,
+        PCROP1ASR = 0x24,
+        PCROP1AER = 0x28,
+        WRP1AR = 0x2C,
+        WRP1BR = 0x30,
+        PCROP1BSR = 0x34,
+        PCROP1BER = 0x38,
+        IPCCBR = 0x3C,
+        C2ACR = 0x5C,
+        C2SR = 0x60,
+        C2CR = 0x64,
+        SFR = 0x80,
+        SRRVR = 0x84,
+    });
 
     /// FLASH_SR / FLASH_C2SR bits.
     pub mod sr {
@@ -277,24 +277,16 @@ pub mod flash {
 
 /// Inter-processor communication controller (RM0434 §37).
 pub mod ipcc {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x5800_0C00;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    pub mod reg {
-        pub const C1CR: u32 = 0x00;
-        pub const C1MR: u32 = 0x04;
-        pub const C1SCR: u32 = 0x08;
-        pub const C1TOC2SR: u32 = 0x0C;
-        pub const C2CR: u32 = 0x10;
-        pub const C2MR: u32 = 0x14;
-        pub const C2SCR: u32 = 0x18;
-        pub const C2TOC1SR: u32 = 0x1C;
-    }
+    registers!(0x5800_0C00, {
+        C1CR = 0x00,
+        C1MR = 0x04,
+        C1SCR = 0x08,
+        C1TOC2SR = 0x0C,
+        C2CR = 0x10,
+        C2MR = 0x14,
+        C2SCR = 0x18,
+        C2TOC1SR = 0x1C,
+    });
 
     /// CxCR.RXOIE: RX-occupied interrupt enable.
     pub const RXOIE: u32 = 1 << 0;
@@ -314,87 +306,63 @@ pub mod ipcc {
 
 /// Hardware semaphore (RM0434 §38).
 pub mod hsem {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x5800_1400;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    pub mod reg {
+    registers!(0x5800_1400, {
         /// HSEM_Rx, x = 0..31: 2-step lock, read back, unlock.
-        pub const R0: u32 = 0x000;
+        R0 = 0x000,
         /// HSEM_RLRx: 1-step read lock.
-        pub const RLR0: u32 = 0x080;
-        pub const C1IER: u32 = 0x100;
-        pub const C1ICR: u32 = 0x104;
-        pub const C1ISR: u32 = 0x108;
-        pub const C1MISR: u32 = 0x10C;
-        pub const C2IER: u32 = 0x110;
-        pub const C2ICR: u32 = 0x114;
-        pub const C2ISR: u32 = 0x118;
-        pub const C2MISR: u32 = 0x11C;
-        pub const CR: u32 = 0x140;
-        pub const KEYR: u32 = 0x144;
-    }
+        RLR0 = 0x080,
+        C1IER = 0x100,
+        C1ICR = 0x104,
+        C1ISR = 0x108,
+        C1MISR = 0x10C,
+        C2IER = 0x110,
+        C2ICR = 0x114,
+        C2ISR = 0x118,
+        C2MISR = 0x11C,
+        CR = 0x140,
+        KEYR = 0x144,
+    });
 }
 
 /// Extended interrupts and events controller (RM0434 §14).
 pub mod exti {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x5800_0800;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    pub mod reg {
-        pub const RTSR1: u32 = 0x000;
-        pub const FTSR1: u32 = 0x004;
-        pub const SWIER1: u32 = 0x008;
-        pub const PR1: u32 = 0x00C;
-        pub const RTSR2: u32 = 0x020;
-        pub const FTSR2: u32 = 0x024;
-        pub const SWIER2: u32 = 0x028;
-        pub const PR2: u32 = 0x02C;
-        pub const C1IMR1: u32 = 0x080;
-        pub const C1EMR1: u32 = 0x084;
-        pub const C1IMR2: u32 = 0x090;
-        pub const C1EMR2: u32 = 0x094;
-        pub const C2IMR1: u32 = 0x0C0;
-        pub const C2EMR1: u32 = 0x0C4;
-        pub const C2IMR2: u32 = 0x0D0;
-        pub const C2EMR2: u32 = 0x0D4;
-    }
+    registers!(0x5800_0800, {
+        RTSR1 = 0x000,
+        FTSR1 = 0x004,
+        SWIER1 = 0x008,
+        PR1 = 0x00C,
+        RTSR2 = 0x020,
+        FTSR2 = 0x024,
+        SWIER2 = 0x028,
+        PR2 = 0x02C,
+        C1IMR1 = 0x080,
+        C1EMR1 = 0x084,
+        C1IMR2 = 0x090,
+        C1EMR2 = 0x094,
+        C2IMR1 = 0x0C0,
+        C2EMR1 = 0x0C4,
+        C2IMR2 = 0x0D0,
+        C2EMR2 = 0x0D4,
+    });
 }
 
 /// System configuration controller (RM0434 §9).
 pub mod syscfg {
-    /// Base address (RM0434 Table 1 memory map).
-    pub const BASE: u32 = 0x4001_0000;
-
-    /// The absolute address of register `offset`.
-    pub const fn addr(offset: u32) -> u32 {
-        BASE + offset
-    }
-
-    pub mod reg {
-        pub const MEMRMP: u32 = 0x000;
-        pub const CFGR1: u32 = 0x004;
-        pub const EXTICR1: u32 = 0x008;
-        pub const SCSR: u32 = 0x018;
-        pub const CFGR2: u32 = 0x01C;
-        pub const SWPR: u32 = 0x020;
-        pub const SKR: u32 = 0x024;
-        pub const SWPR2: u32 = 0x028;
-        pub const IMR1: u32 = 0x100;
-        pub const IMR2: u32 = 0x104;
-        pub const C2IMR1: u32 = 0x108;
-        pub const C2IMR2: u32 = 0x10C;
-        pub const SIPCR: u32 = 0x110;
-    }
+    registers!(0x4001_0000, {
+        MEMRMP = 0x000,
+        CFGR1 = 0x004,
+        EXTICR1 = 0x008,
+        SCSR = 0x018,
+        CFGR2 = 0x01C,
+        SWPR = 0x020,
+        SKR = 0x024,
+        SWPR2 = 0x028,
+        IMR1 = 0x100,
+        IMR2 = 0x104,
+        C2IMR1 = 0x108,
+        C2IMR2 = 0x10C,
+        SIPCR = 0x110,
+    });
 
     /// SIPCR bits.
     pub mod sipcr {
@@ -407,15 +375,141 @@ pub mod syscfg {
     }
 }
 
+/// USART1 (RM0434 §36); LPUART1 has the same register layout at its own base.
+pub mod usart1 {
+    registers!(0x4001_3800, {
+        CR1 = 0x00,
+        CR2 = 0x04,
+        CR3 = 0x08,
+        BRR = 0x0C,
+        GTPR = 0x10,
+        RTOR = 0x14,
+        RQR = 0x18,
+        ISR = 0x1C,
+        ICR = 0x20,
+        RDR = 0x24,
+        TDR = 0x28,
+        PRESC = 0x2C,
+    });
+
+    pub mod cr1 {
+        pub const UE: u32 = 1 << 0;
+        pub const RE: u32 = 1 << 2;
+        pub const TE: u32 = 1 << 3;
+        pub const IDLEIE: u32 = 1 << 4;
+        pub const RXNEIE: u32 = 1 << 5;
+        pub const TCIE: u32 = 1 << 6;
+        pub const TXEIE: u32 = 1 << 7;
+        pub const PEIE: u32 = 1 << 8;
+        pub const PS: u32 = 1 << 9;
+        pub const PCE: u32 = 1 << 10;
+        pub const M0: u32 = 1 << 12;
+        pub const OVER8: u32 = 1 << 15;
+        pub const M1: u32 = 1 << 28;
+        pub const FIFOEN: u32 = 1 << 29;
+    }
+
+    pub mod isr {
+        pub const PE: u32 = 1 << 0;
+        pub const FE: u32 = 1 << 1;
+        pub const NE: u32 = 1 << 2;
+        pub const ORE: u32 = 1 << 3;
+        pub const IDLE: u32 = 1 << 4;
+        pub const RXNE: u32 = 1 << 5;
+        pub const TC: u32 = 1 << 6;
+        pub const TXE: u32 = 1 << 7;
+        pub const BUSY: u32 = 1 << 16;
+        pub const TEACK: u32 = 1 << 21;
+        pub const REACK: u32 = 1 << 22;
+    }
+}
+
+/// Public key accelerator (RM0434 §26).
+pub mod pka {
+    registers!(0x5800_2000, {
+        CR = 0x000,
+        SR = 0x004,
+        CLRFR = 0x008,
+        /// First word of PKA RAM.
+        RAM = 0x400,
+    });
+
+    pub const CR_EN: u32 = 1 << 0;
+    pub const CR_START: u32 = 1 << 1;
+    pub const CR_MODE_SHIFT: u32 = 8;
+    pub const CR_MODE_MASK: u32 = 0x3F << CR_MODE_SHIFT;
+    pub const CR_PROCENDIE: u32 = 1 << 17;
+    pub const CR_RAMERRIE: u32 = 1 << 19;
+    pub const CR_ADDRERRIE: u32 = 1 << 20;
+    pub const SR_BUSY: u32 = 1 << 16;
+    pub const SR_PROCENDF: u32 = 1 << 17;
+    pub const SR_RAMERRF: u32 = 1 << 19;
+    pub const SR_ADDRERRF: u32 = 1 << 20;
+    pub const CLRFR_PROCENDFC: u32 = 1 << 17;
+    pub const CLRFR_RAMERRFC: u32 = 1 << 19;
+    pub const CLRFR_ADDRERRFC: u32 = 1 << 20;
+}
+
+/// Cyclic redundancy check unit (RM0434 §17).
+pub mod crc {
+    registers!(0x4002_3000, {
+        DR = 0x00,
+        IDR = 0x04,
+        CR = 0x08,
+        INIT = 0x10,
+        POL = 0x14,
+    });
+}
+
+/// AES1 (RM0434 §23); AES2 has the same register layout at its own base.
+pub mod aes1 {
+    registers!(0x5006_0000, {
+        CR = 0x00,
+        SR = 0x04,
+        DINR = 0x08,
+        DOUTR = 0x0C,
+        KEYR0 = 0x10,
+        KEYR1 = 0x14,
+        KEYR2 = 0x18,
+        KEYR3 = 0x1C,
+        IVR0 = 0x20,
+        IVR1 = 0x24,
+        IVR2 = 0x28,
+        IVR3 = 0x2C,
+        KEYR4 = 0x30,
+        KEYR5 = 0x34,
+        KEYR6 = 0x38,
+        KEYR7 = 0x3C,
+        /// SUSP0R..SUSP7R at 0x40 + 4 * x.
+        SUSP0R = 0x40,
+        SUSP7R = 0x5C,
+    });
+}
+
+/// AES2: the AES1 register layout (`aes1::reg`) at its own base.
+pub mod aes2 {
+    pub const BASE: u32 = 0x5800_1800;
+
+    /// The absolute address of register `offset` (see `aes1::reg`).
+    pub const fn addr(offset: u32) -> u32 {
+        BASE + offset
+    }
+}
+
+/// LPUART1: the USART1 register layout (`usart1::reg`) at its own base.
+pub mod lpuart1 {
+    pub const BASE: u32 = 0x4000_8000;
+}
+
 /// Base addresses of the other peripherals (RM0434 Table 1 memory map).
 pub mod base {
-    pub const AES1: u32 = 0x5006_0000;
-    pub const AES2: u32 = 0x5800_1800;
-    pub const PKA: u32 = 0x5800_2000;
+    pub const AES1: u32 = super::aes1::BASE;
+    pub const AES2: u32 = super::aes2::BASE;
+    pub const PKA: u32 = super::pka::BASE;
     pub const RNG: u32 = 0x5800_1000;
-    pub const CRC: u32 = 0x4002_3000;
-    pub const USART1: u32 = 0x4001_3800;
-    pub const LPUART1: u32 = 0x4000_8000;
+    pub const CRC: u32 = super::crc::BASE;
+    pub const USART1: u32 = super::usart1::BASE;
+    pub const LPUART1: u32 = super::lpuart1::BASE;
 }
 
 /// The core's System Control Space (ARMv7-M B3.2 / ARMv6-M B3.2): absolute addresses.

@@ -34,8 +34,8 @@ fn wait(sr: u32, bits: u32) {
 /// Unlock FLASH_CR (the lock is shared by both CPUs' register sets).
 pub fn unlock() {
     if read32(CR) & LOCK != 0 {
-        write32(KEYR, 0x4567_0123);
-        write32(KEYR, 0xCDEF_89AB);
+        write32(KEYR, KEY1);
+        write32(KEYR, KEY2);
     }
 }
 
@@ -148,8 +148,8 @@ pub fn program_options(sfr: u32, srrvr: u32) -> Result<(), FlashError> {
     }
     unlock();
     if read32(CR) & OPTLOCK != 0 {
-        write32(OPTKEYR, 0x0819_2A3B);
-        write32(OPTKEYR, 0x4C5D_6E7F);
+        write32(OPTKEYR, OPTKEY1);
+        write32(OPTKEYR, OPTKEY2);
     }
     wait(SR, BSY);
     write32(SR, FLAGS);
@@ -169,8 +169,8 @@ pub fn program_options(sfr: u32, srrvr: u32) -> Result<(), FlashError> {
 pub fn launch() -> ! {
     unlock();
     if read32(CR) & OPTLOCK != 0 {
-        write32(OPTKEYR, 0x0819_2A3B);
-        write32(OPTKEYR, 0x4C5D_6E7F);
+        write32(OPTKEYR, OPTKEY1);
+        write32(OPTKEYR, OPTKEY2);
     }
     set_bits(CR, OBL_LAUNCH);
     loop {

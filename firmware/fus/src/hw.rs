@@ -48,38 +48,23 @@ pub fn wfi() {
     unsafe { core::arch::asm!("wfi") };
 }
 
+// The register map is wb-regs'; these are the registers the FUS uses, by block.
+
 pub mod rcc {
-    pub const C2AHB1ENR: u32 = 0x5800_0148;
-    pub const C2AHB3ENR: u32 = 0x5800_0150;
-    pub const CRCEN: u32 = 1 << 12;
-    pub const PKAEN: u32 = 1 << 16;
-    pub const AES2EN: u32 = 1 << 17;
-    pub const IPCCEN: u32 = 1 << 20;
+    pub use wb_regs::rcc::at::{C2AHB1ENR, C2AHB3ENR};
+    pub use wb_regs::rcc::enable::{AES2EN, CRCEN, IPCCEN, PKAEN};
 }
 
 pub mod ipcc {
-    const BASE: u32 = 0x5800_0C00;
-    pub const C1TOC2SR: u32 = BASE + 0x0C;
-    pub const C2CR: u32 = BASE + 0x10;
-    pub const C2MR: u32 = BASE + 0x14;
-    pub const C2SCR: u32 = BASE + 0x18;
-    pub const RXOIE: u32 = 1;
+    pub use wb_regs::ipcc::at::{C1TOC2SR, C2CR, C2MR, C2SCR};
+    pub use wb_regs::ipcc::RXOIE;
     /// CPU2's combined IPCC/HSEM interrupt line.
     pub const IRQ: u32 = 19;
 }
 
 pub mod flash {
-    pub const BASE: u32 = 0x5800_4000;
-    pub const KEYR: u32 = BASE + 0x08;
-    pub const OPTKEYR: u32 = BASE + 0x0C;
-    pub const SR: u32 = BASE + 0x10;
-    pub const CR: u32 = BASE + 0x14;
-    pub const ECCR: u32 = BASE + 0x18;
-    pub const IPCCBR: u32 = BASE + 0x3C;
-    pub const C2SR: u32 = BASE + 0x60;
-    pub const C2CR: u32 = BASE + 0x64;
-    pub const SFR: u32 = BASE + 0x80;
-    pub const SRRVR: u32 = BASE + 0x84;
+    pub use wb_regs::flash::at::{C2CR, C2SR, CR, ECCR, IPCCBR, KEYR, OPTKEYR, SFR, SR, SRRVR};
+    pub use wb_regs::flash::{KEY1, KEY2, OPTKEY1, OPTKEY2};
     /// The option-byte area: SFR's and SRRVR's value words as programmed (loaded into the
     /// registers only at OBL_LAUNCH or power-on).
     pub const OB_SFR: u32 = 0x1FFF_8070;
@@ -87,29 +72,24 @@ pub mod flash {
 }
 
 pub mod crc {
-    const BASE: u32 = 0x4002_3000;
-    pub const DR: u32 = BASE;
-    pub const CR: u32 = BASE + 0x08;
-    pub const INIT: u32 = BASE + 0x10;
-    pub const POL: u32 = BASE + 0x14;
+    pub use wb_regs::crc::at::{CR, DR, INIT, POL};
 }
 
 pub mod aes2 {
-    pub const BASE: u32 = 0x5800_1800;
-    pub const CR: u32 = BASE;
-    pub const SR: u32 = BASE + 0x04;
-    pub const DINR: u32 = BASE + 0x08;
-    pub const DOUTR: u32 = BASE + 0x0C;
-    pub const KEYR0: u32 = BASE + 0x10;
-    pub const IVR0: u32 = BASE + 0x20;
-    pub const KEYR4: u32 = BASE + 0x30;
+    use wb_regs::aes1::reg;
+    use wb_regs::aes2::addr;
+    pub const CR: u32 = addr(reg::CR);
+    pub const SR: u32 = addr(reg::SR);
+    pub const DINR: u32 = addr(reg::DINR);
+    pub const DOUTR: u32 = addr(reg::DOUTR);
+    pub const KEYR0: u32 = addr(reg::KEYR0);
+    pub const IVR0: u32 = addr(reg::IVR0);
+    pub const KEYR4: u32 = addr(reg::KEYR4);
 }
 
 pub mod pka {
-    pub const BASE: u32 = 0x5800_2000;
-    pub const CR: u32 = BASE;
-    pub const SR: u32 = BASE + 0x04;
-    pub const CLRFR: u32 = BASE + 0x08;
+    pub use wb_regs::pka::at::{CLRFR, CR, SR};
+    pub use wb_regs::pka::BASE;
 }
 
 /// UID64 in the engineering bytes.

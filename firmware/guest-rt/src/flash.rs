@@ -3,12 +3,7 @@
 
 use crate::{read32, write32};
 
-const FLASH: u32 = 0x5800_4000;
-const KEYR: u32 = FLASH + 0x08;
-const SR: u32 = FLASH + 0x10;
-const CR: u32 = FLASH + 0x14;
-const C2SR: u32 = FLASH + 0x60;
-const C2CR: u32 = FLASH + 0x64;
+use wb_regs::flash::at::{C2CR, C2SR, CR, KEYR, SR};
 
 const BSY: u32 = 1 << 16;
 const CFGBSY: u32 = 1 << 18;

@@ -7,22 +7,13 @@
 use crate::*;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile};
 
-const IPCC: u32 = 0x5800_0C00;
-const C1CR: u32 = IPCC;
-const C1MR: u32 = IPCC + 0x04;
-const C1SCR: u32 = IPCC + 0x08;
-const C1TOC2SR: u32 = IPCC + 0x0C;
-const C2CR: u32 = IPCC + 0x10;
-const C2MR: u32 = IPCC + 0x14;
-const C2SCR: u32 = IPCC + 0x18;
-const C2TOC1SR: u32 = IPCC + 0x1C;
-const RXOIE: u32 = 1;
-const TXFIE: u32 = 1 << 16;
-const CH2: u32 = 1 << 1;
-const CH4: u32 = 1 << 3;
-const RCC_AHB3ENR: u32 = 0x5800_0058;
-const RCC_C2AHB3ENR: u32 = 0x5800_0150;
-const IPCCEN: u32 = 1 << 20;
+use wb_regs::ipcc::at::{C1CR, C1MR, C1SCR, C1TOC2SR, C2CR, C2MR, C2SCR, C2TOC1SR};
+use wb_regs::ipcc::{RXOIE, TXFIE};
+use wb_regs::rcc::at::{AHB3ENR as RCC_AHB3ENR, C2AHB3ENR as RCC_C2AHB3ENR};
+use wb_regs::rcc::enable::IPCCEN;
+
+const CH2: u32 = wb_regs::ipcc::clear(2);
+const CH4: u32 = wb_regs::ipcc::clear(4);
 
 /// The command buffer (response written at its offset 0) and the event buffer, in SRAM2a.
 pub const CMD_BUF: u32 = 0x2003_0100;

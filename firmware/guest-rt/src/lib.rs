@@ -80,16 +80,11 @@ pub fn host_stop() {
     unsafe { core::arch::asm!("bkpt #0") };
 }
 
-pub const NVIC_ISER: u32 = 0xE000_E100;
-pub const NVIC_ISPR: u32 = 0xE000_E200;
-pub const NVIC_ICPR: u32 = 0xE000_E280;
-pub const NVIC_IPR: u32 = 0xE000_E400;
-pub const SYST_CSR: u32 = 0xE000_E010;
-pub const SYST_RVR: u32 = 0xE000_E014;
-pub const SYST_CVR: u32 = 0xE000_E018;
-pub const SCB_CFSR: u32 = 0xE000_ED28;
-pub const SCB_HFSR: u32 = 0xE000_ED2C;
-pub const SCB_BFAR: u32 = 0xE000_ED38;
+pub use wb_regs;
+pub use wb_regs::scs::{
+    NVIC_ICPR, NVIC_IPR, NVIC_ISER, NVIC_ISPR, SCB_BFAR, SCB_CFSR, SCB_HFSR, SYST_CSR, SYST_CVR,
+    SYST_RVR,
+};
 
 pub fn nvic_enable(irq: u32) {
     write32(NVIC_ISER + 4 * (irq / 32), 1 << (irq % 32));

@@ -4,12 +4,10 @@
 
 use crate::{nvic_enable, read32, write32, NVIC_ICPR};
 
-const RCC_AHB3ENR: u32 = 0x5800_0050;
-const PKAEN: u32 = 1 << 16;
-const PKA: u32 = 0x5800_2000;
-const CR: u32 = PKA;
-const SR: u32 = PKA + 0x04;
-const CLRFR: u32 = PKA + 0x08;
+use wb_regs::pka::at::{CLRFR, CR, SR};
+use wb_regs::pka::BASE as PKA;
+use wb_regs::rcc::at::AHB3ENR as RCC_AHB3ENR;
+use wb_regs::rcc::enable::PKAEN;
 const EN: u32 = 1;
 const START: u32 = 1 << 1;
 const MODE_ECDSA_VERIFY: u32 = 0x26 << 8;

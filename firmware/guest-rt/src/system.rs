@@ -4,21 +4,16 @@
 
 use crate::{read32, write32};
 
-const RCC: u32 = 0x5800_0000;
-const RCC_CR: u32 = RCC;
-const RCC_CFGR: u32 = RCC + 0x08;
-const RCC_PLLCFGR: u32 = RCC + 0x0C;
-const RCC_CSR: u32 = RCC + 0x94;
-const RCC_EXTCFGR: u32 = RCC + 0x108;
-const RCC_C2AHB3ENR: u32 = RCC + 0x150;
-const PWR_CR4: u32 = 0x5800_040C;
-const EXTI_RTSR2: u32 = 0x5800_0820;
-const EXTI_C2EMR2: u32 = 0x5800_08D4;
-const FLASH_ACR: u32 = 0x5800_4000;
-const FLASH_OPTKEYR: u32 = 0x5800_400C;
-const FLASH_SR: u32 = 0x5800_4010;
-const FLASH_CR: u32 = 0x5800_4014;
-const SCB_AIRCR: u32 = 0xE000_ED0C;
+use wb_regs::exti::at::{C2EMR2 as EXTI_C2EMR2, RTSR2 as EXTI_RTSR2};
+use wb_regs::flash::at::{
+    ACR as FLASH_ACR, CR as FLASH_CR, OPTKEYR as FLASH_OPTKEYR, SR as FLASH_SR,
+};
+use wb_regs::pwr::at::CR4 as PWR_CR4;
+use wb_regs::rcc::at::{
+    C2AHB3ENR as RCC_C2AHB3ENR, CFGR as RCC_CFGR, CR as RCC_CR, CSR as RCC_CSR,
+    EXTCFGR as RCC_EXTCFGR, PLLCFGR as RCC_PLLCFGR,
+};
+use wb_regs::scs::SCB_AIRCR;
 
 fn set_bits(addr: u32, bits: u32) {
     write32(addr, read32(addr) | bits);

@@ -3,14 +3,9 @@
 
 use crate::{read32, write32};
 
-const RCC_APB2ENR: u32 = 0x5800_0060;
-const USART1EN: u32 = 1 << 14;
-const USART1: u32 = 0x4001_3800;
-const CR1: u32 = USART1;
-const BRR: u32 = USART1 + 0x0C;
-const ISR: u32 = USART1 + 0x1C;
-const RDR: u32 = USART1 + 0x24;
-const TDR: u32 = USART1 + 0x28;
+use wb_regs::rcc::at::APB2ENR as RCC_APB2ENR;
+use wb_regs::rcc::enable::USART1EN;
+use wb_regs::usart1::at::{BRR, CR1, ISR, RDR, TDR};
 const UE_RE_TE: u32 = 1 | 1 << 2 | 1 << 3;
 const RXNE: u32 = 1 << 5;
 const TXE: u32 = 1 << 7;

@@ -5,13 +5,9 @@ use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use guest_rt::{nvic_enable, read32, write32};
 
-const RCC_APB2ENR: u32 = 0x5800_0060;
-const USART1EN: u32 = 1 << 14;
-const USART1: u32 = 0x4001_3800;
-const CR1: u32 = USART1;
-const BRR: u32 = USART1 + 0x0C;
-const ISR: u32 = USART1 + 0x1C;
-const TDR: u32 = USART1 + 0x28;
+use wb_regs::rcc::at::APB2ENR as RCC_APB2ENR;
+use wb_regs::rcc::enable::USART1EN;
+use wb_regs::usart1::at::{BRR, CR1, ISR, TDR};
 const UE: u32 = 1 << 0;
 const TE: u32 = 1 << 3;
 const TXEIE: u32 = 1 << 7;

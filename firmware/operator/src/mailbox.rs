@@ -10,19 +10,14 @@ use wb_proto::layout::tables as at;
 use wb_proto::tables::{self, MemManagerTable, RefTable, SysTable};
 use wb_proto::tl::{self, ListNode, SysEvent};
 
-const RCC_AHB1ENR: u32 = 0x5800_0048;
-const CRCEN: u32 = 1 << 12;
-const RCC_AHB3ENR: u32 = 0x5800_0050;
-const IPCCEN: u32 = 1 << 20;
-const FLASH_SRRVR: u32 = 0x5800_4084;
-
-const IPCC_C1CR: u32 = 0x5800_0C00;
-const IPCC_C1MR: u32 = 0x5800_0C04;
-const IPCC_C1SCR: u32 = 0x5800_0C08;
-const IPCC_C1TOC2SR: u32 = 0x5800_0C0C;
-const IPCC_C2TOC1SR: u32 = 0x5800_0C1C;
-const RXOIE: u32 = 1;
-const TXFIE: u32 = 1 << 16;
+use wb_regs::flash::at::SRRVR as FLASH_SRRVR;
+use wb_regs::ipcc::at::{
+    C1CR as IPCC_C1CR, C1MR as IPCC_C1MR, C1SCR as IPCC_C1SCR, C1TOC2SR as IPCC_C1TOC2SR,
+    C2TOC1SR as IPCC_C2TOC1SR,
+};
+use wb_regs::ipcc::{RXOIE, TXFIE};
+use wb_regs::rcc::at::{AHB1ENR as RCC_AHB1ENR, AHB3ENR as RCC_AHB3ENR};
+use wb_regs::rcc::enable::{CRCEN, IPCCEN};
 const CH2: u32 = tl::channel::mask(tl::channel::SYSTEM_CMD_RSP);
 pub const RX_IRQ: u32 = 44;
 pub const TX_IRQ: u32 = 45;

@@ -35,12 +35,9 @@ pub static VECTORS: guest_rt::vectors::Cpu1Vectors = guest_rt::vectors::VectorTa
     .irq(44, mailbox::OpIpccRxIrq)
     .irq(45, mailbox::OpIpccTxIrq);
 
-const RCC_CSR: u32 = 0x5800_0094;
-const RMVF: u32 = 1 << 23;
-const SCB_AIRCR: u32 = 0xE000_ED0C;
-const SYST_CSR: u32 = 0xE000_E010;
-const SYST_RVR: u32 = 0xE000_E014;
-const SYST_CVR: u32 = 0xE000_E018;
+use wb_regs::rcc::at::CSR as RCC_CSR;
+use wb_regs::rcc::csr::RMVF;
+use wb_regs::scs::{SCB_AIRCR, SYST_CSR, SYST_CVR, SYST_RVR};
 /// HCLK1 after `sys_clock_64mhz`.
 const CLOCK_HZ: u32 = 64_000_000;
 

@@ -69,27 +69,23 @@ const fn version(major: u8, minor: u8, sub: u8) -> Version {
 }
 
 // Registers.
-const RCC_C2AHB3ENR: u32 = 0x5800_0150;
-const IPCCEN: u32 = 1 << 20;
-const FLASH_KEYR: u32 = 0x5800_4008;
-const FLASH_OPTKEYR: u32 = 0x5800_400C;
-const FLASH_CR: u32 = 0x5800_4014;
-const FLASH_IPCCBR: u32 = 0x5800_403C;
-const FLASH_C2SR: u32 = 0x5800_4060;
-const FLASH_SRRVR: u32 = 0x5800_4084;
-const CR_OPTSTRT: u32 = 1 << 17;
-const CR_OBL_LAUNCH: u32 = 1 << 27;
-const CR_OPTLOCK: u32 = 1 << 30;
-const CR_LOCK: u32 = 1 << 31;
-const SR_BSY: u32 = 1 << 16;
+use wb_regs::flash::at::{
+    C2SR as FLASH_C2SR, CR as FLASH_CR, IPCCBR as FLASH_IPCCBR, KEYR as FLASH_KEYR,
+    OPTKEYR as FLASH_OPTKEYR, SRRVR as FLASH_SRRVR,
+};
+use wb_regs::flash::cr::{
+    LOCK as CR_LOCK, OBL_LAUNCH as CR_OBL_LAUNCH, OPTLOCK as CR_OPTLOCK, OPTSTRT as CR_OPTSTRT,
+};
+use wb_regs::flash::sr::BSY as SR_BSY;
+use wb_regs::rcc::at::C2AHB3ENR as RCC_C2AHB3ENR;
+use wb_regs::rcc::enable::IPCCEN;
 const SRRVR_SBRV: u32 = 0x3_FFFF;
 const SRRVR_BRSD: u32 = 1 << 23;
 
-const IPCC_C1TOC2SR: u32 = 0x5800_0C0C;
-const IPCC_C2CR: u32 = 0x5800_0C10;
-const IPCC_C2MR: u32 = 0x5800_0C14;
-const IPCC_C2SCR: u32 = 0x5800_0C18;
-const RXOIE: u32 = 1;
+use wb_regs::ipcc::at::{
+    C1TOC2SR as IPCC_C1TOC2SR, C2CR as IPCC_C2CR, C2MR as IPCC_C2MR, C2SCR as IPCC_C2SCR,
+};
+use wb_regs::ipcc::RXOIE;
 /// Channel 2 (system command/response from CPU1, system events to CPU1).
 const CH2: u32 = tl::channel::mask(tl::channel::SYSTEM_CMD_RSP);
 const IPCC_IRQ: u32 = 19;
@@ -374,12 +370,12 @@ fn reboot_to_fus() -> ! {
     let value = (srrvr & !SRRVR_SBRV) | (layout::FUS_SBRV & SRRVR_SBRV);
     while read32(FLASH_C2SR) & SR_BSY != 0 {}
     if read32(FLASH_CR) & CR_LOCK != 0 {
-        write32(FLASH_KEYR, 0x4567_0123);
-        write32(FLASH_KEYR, 0xCDEF_89AB);
+        write32(FLASH_KEYR, wb_regs::flash::KEY1);
+        write32(FLASH_KEYR, wb_regs::flash::KEY2);
     }
     if read32(FLASH_CR) & CR_OPTLOCK != 0 {
-        write32(FLASH_OPTKEYR, 0x0819_2A3B);
-        write32(FLASH_OPTKEYR, 0x4C5D_6E7F);
+        write32(FLASH_OPTKEYR, wb_regs::flash::OPTKEY1);
+        write32(FLASH_OPTKEYR, wb_regs::flash::OPTKEY2);
     }
     write32(FLASH_SRRVR, value);
     write32(FLASH_CR, read32(FLASH_CR) | CR_OPTSTRT);
