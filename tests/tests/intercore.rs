@@ -7,7 +7,7 @@ use wb_tests::Bench;
 
 use CoreId::{Cpu1, Cpu2};
 
-const MS: u64 = 1_000_000_000;
+use wb_machine::picos::MS;
 
 /// CPU1 starts CPU2 as HW_IPCC_Enable does; CPU2 then serves commands from its IPCC
 /// interrupt while CPU1 sends `rounds` of them, one at a time.

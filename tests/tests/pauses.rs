@@ -6,7 +6,7 @@ use wb_machine::{Clocks, Config, CoreId, CoreStats, Exit, Machine, Picos, PowerC
 use wb_periph::flash::OpRecord;
 use wb_tests::{CPU1_TESTS, CPU1_TESTS_VECTORS, CPU2_TESTS, CPU2_TESTS_VECTORS};
 
-const US: Picos = 1_000_000;
+use wb_machine::picos::US;
 
 /// Everything a run ends with that a pause could disturb.
 #[derive(Debug, PartialEq)]

@@ -4,7 +4,7 @@
 
 use wb_machine::{Config, CoreId, Exit, Machine, Picos, ResetCause, Snapshot};
 
-const MS: Picos = 1_000_000_000;
+use wb_machine::picos::MS;
 const FLASH_REGS: u32 = 0x5800_4000;
 const PAGE_16: u32 = 0x0801_0000;
 

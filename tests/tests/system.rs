@@ -9,7 +9,7 @@ use wb_tests::Bench;
 
 use CoreId::{Cpu1, Cpu2};
 
-const MS: u64 = 1_000_000_000;
+use wb_machine::picos::MS;
 
 fn chip() -> Config {
     Config::default() // the RCC decides the clocks: MSI 4 MHz after reset

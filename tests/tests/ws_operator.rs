@@ -8,7 +8,7 @@ use wb_machine::{Config, CoreId, Exit, Machine, ResetCause, Uart};
 use wb_periph::flash::{reg, OptionBytes};
 use wb_periph::rcc::csr;
 
-const MS: u64 = 1_000_000_000;
+use wb_machine::picos::MS;
 
 /// `wb_proto::layout` in the shapes these tests use.
 mod layout {

@@ -28,8 +28,7 @@ const FLASH_ACR: u32 = flash::addr(flash::reg::ACR);
 const CH2: u32 = ipcc::clear(2);
 const FUS_GET_STATE: u16 = 0xFC52;
 
-/// One millisecond of simulated time.
-pub const MS: Picos = 1_000_000_000;
+pub use wb_machine::picos::MS;
 
 /// What the probe cannot do.
 #[derive(Debug, thiserror::Error)]

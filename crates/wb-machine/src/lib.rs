@@ -35,4 +35,4 @@ pub use crate::machine::{
 pub use crate::registers::{CoreRegisters, FaultStatus};
 pub use unicorn_engine::RegisterARM;
 pub use wb_periph::rcc::ResetCause;
-pub use wb_periph::{CoreId, Picos};
+pub use wb_periph::{picos, CoreId, Picos};

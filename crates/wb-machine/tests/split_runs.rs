@@ -4,7 +4,7 @@
 
 use wb_machine::{Clocks, Config, CoreId, CoreStats, Exit, Machine, Picos, RegisterARM};
 
-const US: Picos = 1_000_000;
+use wb_machine::picos::US;
 const CPU1_BASE: u32 = 0x0800_0000;
 /// Where CPU2 boots: `Config::cpu2_boot`, or SBRV of the blank option bytes after C2BOOT.
 const CPU2_BASE: u32 = 0x0808_0000;

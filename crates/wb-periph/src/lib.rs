@@ -27,6 +27,33 @@ pub mod usart;
 /// Simulated time in picoseconds since power-on.
 pub type Picos = u64;
 
+/// Spans of simulated time, so that a time reads as what it is (`picos::from_ms(50)`, `10 *
+/// picos::US`) rather than as a count of picoseconds.
+pub mod picos {
+    use super::Picos;
+
+    pub const NS: Picos = 1_000;
+    pub const US: Picos = 1_000 * NS;
+    pub const MS: Picos = 1_000 * US;
+    pub const S: Picos = 1_000 * MS;
+
+    pub const fn from_ns(n: u64) -> Picos {
+        n * NS
+    }
+
+    pub const fn from_us(n: u64) -> Picos {
+        n * US
+    }
+
+    pub const fn from_ms(n: u64) -> Picos {
+        n * MS
+    }
+
+    pub const fn from_s(n: u64) -> Picos {
+        n * S
+    }
+}
+
 /// The two cores of the STM32WB55.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CoreId {

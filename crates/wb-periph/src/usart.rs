@@ -418,7 +418,7 @@ mod tests {
     use super::*;
     use crate::CoreId;
 
-    const US: Picos = 1_000_000;
+    use crate::picos::US;
 
     fn at(now: Picos) -> Access {
         Access::word(CoreId::Cpu1, now)

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{ensure, Result};
 use serde::Serialize;
+use wb_machine::picos;
 use wb_machine::{Clocks, Config, CoreId, Exit, Machine, RegisterARM, ResetCause};
 
 #[derive(clap::Args)]
@@ -82,7 +83,7 @@ fn snapshot_bench() -> Result<SnapshotRow> {
     m.load_elf_bytes("operator", wb_firmware::OPERATOR)?;
     m.set_boot(0x0800_0000, None);
     m.reset(ResetCause::PowerOn);
-    m.run_until(50_000_000_000); // 50 ms: both cores up, CPU2 in the FUS
+    m.run_until(picos::from_ms(50)); // both cores up, CPU2 in the FUS
     const N: u32 = 50;
     let t = Instant::now();
     let mut snap = m.snapshot();
@@ -138,7 +139,7 @@ fn flash_bench() -> Result<FlashRow> {
     let main = sym(&i1, "app_main")?;
     m.set_breakpoints(CoreId::Cpu1, &[main]);
     ensure!(
-        m.run_until(1_000_000_000_000) == Exit::Breakpoint(CoreId::Cpu1, main),
+        m.run_until(picos::S) == Exit::Breakpoint(CoreId::Cpu1, main),
         "cpu1 did not start"
     );
     let (f, done) = (sym(&i1, "bench_flash")?, sym(&i1, "call_done")?);
@@ -174,7 +175,7 @@ fn both_busy(q_ns: u64, rounds: u32) -> Result<f64> {
         let main = sym(img, "app_main")?;
         m.set_breakpoints(id, &[main]);
         ensure!(
-            m.run_until(1_000_000_000_000) == Exit::Breakpoint(id, main),
+            m.run_until(picos::S) == Exit::Breakpoint(id, main),
             "{id} did not start"
         );
         m.set_breakpoints(id, &[]);
@@ -212,7 +213,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let main = sym(img, "app_main")?;
             m.set_breakpoints(id, &[main]);
             ensure!(
-                m.run_until(1_000_000_000_000) == Exit::Breakpoint(id, main),
+                m.run_until(picos::S) == Exit::Breakpoint(id, main),
                 "{id} did not start"
             );
             let (f, done) = (sym(img, func)?, sym(img, "call_done")?);
@@ -259,7 +260,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let (mut m, _, _) = machine()?;
         m.set_quantum(q * 1000);
         let t = Instant::now();
-        let exit = m.run_until(1_000_000_000_000);
+        let exit = m.run_until(picos::S);
         ensure!(
             matches!(exit, Exit::Bkpt(CoreId::Cpu1, _)),
             "demo ended with {exit:?}"

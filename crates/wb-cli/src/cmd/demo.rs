@@ -54,8 +54,7 @@ pub struct Args {
     export_device: Option<PathBuf>,
 }
 
-/// Picoseconds per millisecond.
-const MS: u64 = 1_000_000_000;
+use wb_machine::picos::MS;
 /// Simulated time per step of the narration loop.
 const SLICE: u64 = 5 * MS;
 

@@ -20,15 +20,16 @@ pub fn parse_addr(s: &str) -> Result<u32, String> {
 /// A span of simulated time on the command line: a number (decimals allowed) and a unit, s,
 /// ms, us, ns or ps ("10s", "2.5ms"); exact to the picosecond.
 pub fn parse_duration(s: &str) -> Result<wb_machine::Picos, String> {
+    use wb_machine::picos;
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .ok_or_else(|| format!("{s}: give a unit: s, ms, us, ns or ps (e.g. 10s, 2.5ms)"))?;
     let (number, unit) = s.split_at(split);
     let scale: u64 = match unit.trim() {
-        "s" => 1_000_000_000_000,
-        "ms" => 1_000_000_000,
-        "us" | "µs" => 1_000_000,
-        "ns" => 1_000,
+        "s" => picos::S,
+        "ms" => picos::MS,
+        "us" | "µs" => picos::US,
+        "ns" => picos::NS,
         "ps" => 1,
         u => return Err(format!("{s}: {u:?} is not a unit (s, ms, us, ns, ps)")),
     };

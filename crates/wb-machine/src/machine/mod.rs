@@ -70,7 +70,7 @@ pub const DEFAULT_SAFEBOOT_VECTOR: u32 = 0x080F_F000;
 /// Default quantum: 10 us of simulated time (640 CPU1 cycles at 64 MHz). `wbemu bench`: with
 /// both cores busy it costs 1.3x the host time of a 100 us quantum (250 ns: 13x), while the
 /// SRAM2a ping-pong takes within 4 % of the simulated time it takes with 250 ns.
-pub const DEFAULT_QUANTUM: Picos = 10_000_000;
+pub const DEFAULT_QUANTUM: Picos = crate::picos::from_us(10);
 
 impl Default for Config {
     fn default() -> Self {

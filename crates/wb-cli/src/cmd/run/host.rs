@@ -15,7 +15,7 @@ use crate::serial::Link;
 
 /// Simulated time run between two exchanges with the host ends of the UARTs, and between two
 /// looks at the UART output for `--until-uart`: 1 ms.
-pub const SLICE: Picos = 1_000_000_000;
+pub const SLICE: Picos = wb_machine::picos::MS;
 
 pub const UARTS: [Uart; 2] = [Uart::Usart1, Uart::Lpuart1];
 
