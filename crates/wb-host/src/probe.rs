@@ -119,7 +119,7 @@ impl Probe {
             }
             Exit::Limit => Ok(()),
             Exit::Halted => {
-                self.m.let_time_pass(end);
+                self.m.advance_halted(end);
                 Ok(())
             }
             exit => Err(ProbeError::Stopped(exit)),

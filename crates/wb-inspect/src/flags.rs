@@ -1,5 +1,5 @@
-//! Register flags by name: the Cortex-M4 fault status registers (ARMv7-M ARM B3.2.15-B3.2.18)
-//! and FLASH_SR (RM0434 §3.10.5).
+//! Register flags by name: the Cortex-M4 fault status registers (ARMv7-M ARM B3.2.15-B3.2.18),
+//! FLASH_SR (RM0434 §3.10.5) and FLASH_ECCR (§3.10.6).
 
 use wb_periph::flash::sr;
 
@@ -68,6 +68,34 @@ pub fn hfsr(hfsr: u32) -> Vec<&'static str> {
     names(hfsr, HFSR.map(|(b, n)| (1 << b, n)))
 }
 
+/// What FLASH_ECCR says: the flags set, and the double-word and core of the last error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EccStatus {
+    /// ECCC (corrected), ECCD (uncorrectable), ECCCIE.
+    pub flags: Vec<&'static str>,
+    /// Address of the failing double-word (flash base + ADDR_ECC × 8).
+    pub address: u32,
+    /// The core whose access found it (CPUID: 0 CPU1, 1 CPU2).
+    pub core: u32,
+}
+
+/// Decode FLASH_ECCR (RM0434 §3.10.6).
+pub fn flash_eccr(value: u32) -> EccStatus {
+    use wb_periph::flash::eccr;
+    EccStatus {
+        flags: names(
+            value,
+            [
+                (eccr::ECCC, "ECCC"),
+                (eccr::ECCD, "ECCD"),
+                (eccr::ECCCIE, "ECCCIE"),
+            ],
+        ),
+        address: 0x0800_0000 + (value & eccr::ADDR_ECC) * 8,
+        core: (value >> eccr::CPUID_SHIFT) & 0x7,
+    }
+}
+
 /// The names of the FLASH_SR bits set in `value`.
 pub fn flash_sr(value: u32) -> Vec<&'static str> {
     names(value, FLASH_SR)
@@ -84,6 +112,14 @@ mod tests {
         assert_eq!(hfsr(0x4000_0000), ["FORCED"]);
         assert_eq!(cfsr(0x0200_0001), ["IACCVIOL", "DIVBYZERO"]);
         assert!(cfsr(0).is_empty());
+    }
+
+    #[test]
+    fn an_ecc_error_is_decoded_with_its_address_and_core() {
+        // ECCD on the double-word at 0x080F0008, found by CPU2.
+        let e = flash_eccr((1 << 31) | (1 << 26) | ((0xF_0008 / 8) as u32));
+        assert_eq!(e.flags, ["ECCD"]);
+        assert_eq!((e.address, e.core), (0x080F_0008, 1));
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl Bus {
             }
         }
         let dev = self.system(target);
-        catch_up(dev, access.now);
+        advance_if_due(dev, access.now);
         dev.read(offset, access)
     }
 
@@ -229,7 +229,7 @@ impl Bus {
             }
         }
         let dev = self.system(target);
-        catch_up(dev, access.now);
+        advance_if_due(dev, access.now);
         let r = dev.write(offset, value, access);
         if target == Target::Exti {
             for c in CoreId::ALL {
@@ -252,10 +252,10 @@ impl Bus {
     pub fn advance(&mut self, now: Picos, mem: &mut FlashMem<'_>) {
         wb_periph::log_clock::set(now);
         self.flash.advance(now, mem);
-        catch_up(&mut self.rcc, now);
-        catch_up(&mut self.pwr, now);
+        advance_if_due(&mut self.rcc, now);
+        advance_if_due(&mut self.pwr, now);
         for m in &mut self.periphs {
-            catch_up(m.dev.as_mut(), now);
+            advance_if_due(m.dev.as_mut(), now);
         }
     }
 
@@ -314,7 +314,7 @@ impl Bus {
 /// Do the timed work `dev` has due by `now`. A core's access catches its target up to the
 /// access time first: a core runs a little past the quantum boundary where the machine
 /// advances everything, and must not see a register older than its own time.
-fn catch_up(dev: &mut dyn Peripheral, now: Picos) {
+fn advance_if_due(dev: &mut dyn Peripheral, now: Picos) {
     if dev.next_event().is_some_and(|t| t <= now) {
         dev.advance(now);
     }

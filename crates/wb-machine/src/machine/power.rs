@@ -69,7 +69,7 @@ impl Machine {
             return None;
         }
         self.power_cut = None;
-        self.catch_up_to(at);
+        self.advance_all_cores(at);
         let torn = match cut {
             PowerCut::BeforeOp(_) => {
                 let dropped = self.bus.borrow_mut().flash.drop_running(self.now);

@@ -110,7 +110,7 @@ impl Machine {
                     .fold(limit, Picos::max);
                 end = end.min(stopped);
             }
-            self.idle_until(end);
+            self.advance_idle_cores(end);
             self.now = end;
             self.bus
                 .borrow_mut()
@@ -123,10 +123,10 @@ impl Machine {
     }
 
     /// Cores that are not running idle up to time `t`.
-    pub(super) fn idle_until(&mut self, t: Picos) {
+    pub(super) fn advance_idle_cores(&mut self, t: Picos) {
         for c in &mut self.cores {
             if c.state().run != RunState::Running {
-                idle_to(c.state_mut(), t);
+                advance_idle(c.state_mut(), t);
             }
         }
     }
@@ -134,18 +134,18 @@ impl Machine {
     /// Move the clock to `t` (not earlier than now) in the middle of a quantum, before a power
     /// cut: every core is brought there, so that none runs the restarted chip at times before
     /// the cut.
-    pub(super) fn catch_up_to(&mut self, t: Picos) {
+    pub(super) fn advance_all_cores(&mut self, t: Picos) {
         self.now = self.now.max(t);
         for c in &mut self.cores {
-            idle_to(c.state_mut(), self.now);
+            advance_idle(c.state_mut(), self.now);
         }
     }
 
     /// Let time pass to `t` after a run ended with [`Exit::Halted`] (no core can run, nothing
     /// is due): every core idles, as on the chip when a debugger waits on a sleeping device.
     /// Nothing happens in between, so this equals a run that would have reached `t`.
-    pub fn let_time_pass(&mut self, t: Picos) {
-        self.catch_up_to(t);
+    pub fn advance_halted(&mut self, t: Picos) {
+        self.advance_all_cores(t);
         self.bus
             .borrow_mut()
             .advance(self.now, &mut self.mem.flash_mem());
@@ -247,7 +247,7 @@ impl Machine {
                 // this core's time, and the quantum ends there.
                 let t = self.cores[i].state().now().max(self.now + 1);
                 *end = (*end).min(t);
-                idle_to(self.cores[1 - i].state_mut(), t);
+                advance_idle(self.cores[1 - i].state_mut(), t);
             }
         }
     }
@@ -386,7 +386,7 @@ impl Machine {
 }
 
 /// A core that is behind time `t` idles up to it.
-pub(super) fn idle_to(st: &mut CoreState, t: Picos) {
+pub(super) fn advance_idle(st: &mut CoreState, t: Picos) {
     let at = st.domain.cycles_at(t);
     if st.cycles < at {
         st.idle_cycles += at - st.cycles;
