@@ -512,25 +512,49 @@ pub mod base {
     pub const LPUART1: u32 = super::lpuart1::BASE;
 }
 
-/// The core's System Control Space (ARMv7-M B3.2 / ARMv6-M B3.2): absolute addresses.
+/// The core's System Control Space (ARMv7-M B3.2 / ARMv6-M B3.2): NVIC, SCB, SysTick, FPU
+/// control. Each core has its own at the same addresses.
 pub mod scs {
-    pub const SYST_CSR: u32 = 0xE000_E010;
-    pub const SYST_RVR: u32 = 0xE000_E014;
-    pub const SYST_CVR: u32 = 0xE000_E018;
-    pub const NVIC_ISER: u32 = 0xE000_E100;
-    pub const NVIC_ICER: u32 = 0xE000_E180;
-    pub const NVIC_ISPR: u32 = 0xE000_E200;
-    pub const NVIC_ICPR: u32 = 0xE000_E280;
-    pub const NVIC_IPR: u32 = 0xE000_E400;
-    pub const SCB_ICSR: u32 = 0xE000_ED04;
-    pub const SCB_VTOR: u32 = 0xE000_ED08;
-    /// Written with the key 0x05FA in bits 31:16.
-    pub const SCB_AIRCR: u32 = 0xE000_ED0C;
+    registers!(0xE000_E000, {
+        ICTR = 0x004,
+        ACTLR = 0x008,
+        SYST_CSR = 0x010,
+        SYST_RVR = 0x014,
+        SYST_CVR = 0x018,
+        SYST_CALIB = 0x01C,
+        NVIC_ISER = 0x100,
+        NVIC_ICER = 0x180,
+        NVIC_ISPR = 0x200,
+        NVIC_ICPR = 0x280,
+        NVIC_IABR = 0x300,
+        NVIC_IPR = 0x400,
+        CPUID = 0xD00,
+        ICSR = 0xD04,
+        VTOR = 0xD08,
+        AIRCR = 0xD0C,
+        SCR = 0xD10,
+        CCR = 0xD14,
+        SHPR1 = 0xD18,
+        SHPR2 = 0xD1C,
+        SHPR3 = 0xD20,
+        SHCSR = 0xD24,
+        CFSR = 0xD28,
+        HFSR = 0xD2C,
+        DFSR = 0xD30,
+        MMFAR = 0xD34,
+        BFAR = 0xD38,
+        AFSR = 0xD3C,
+        CPACR = 0xD88,
+        MPU_TYPE = 0xD90,
+        DEMCR = 0xDFC,
+        STIR = 0xF00,
+        FPCCR = 0xF34,
+        FPCAR = 0xF38,
+        FPDSCR = 0xF3C,
+    });
+
+    /// AIRCR with the key (0x05FA in bits 31:16) and SYSRESETREQ.
     pub const AIRCR_SYSRESETREQ: u32 = 0x05FA_0004;
-    pub const SCB_CFSR: u32 = 0xE000_ED28;
-    pub const SCB_HFSR: u32 = 0xE000_ED2C;
-    pub const SCB_BFAR: u32 = 0xE000_ED38;
-    pub const SCB_CPACR: u32 = 0xE000_ED88;
 }
 
 #[cfg(test)]
@@ -558,6 +582,7 @@ mod tests {
         assert_eq!(exti::BASE, 0x5800_0800);
         assert_eq!(syscfg::BASE, 0x4001_0000);
         assert_eq!(base::USART1, 0x4001_3800);
-        assert_eq!(scs::SCB_AIRCR, 0xE000_ED0C);
+        assert_eq!(scs::at::AIRCR, 0xE000_ED0C);
+        assert_eq!(scs::at::NVIC_ISER, 0xE000_E100);
     }
 }

@@ -70,7 +70,7 @@ static mut SHARED: Shared = Shared {
 };
 
 pub fn nvic_enable(irq: u32) {
-    hw::write32(wb_regs::scs::NVIC_ISER, 1 << irq);
+    hw::write32(wb_regs::scs::at::NVIC_ISER, 1 << irq);
 }
 
 /// The state shared by the command handler and the main loop: the one way to it, with

@@ -81,9 +81,9 @@ pub fn host_stop() {
 }
 
 pub use wb_regs;
-pub use wb_regs::scs::{
-    NVIC_ICPR, NVIC_IPR, NVIC_ISER, NVIC_ISPR, SCB_BFAR, SCB_CFSR, SCB_HFSR, SYST_CSR, SYST_CVR,
-    SYST_RVR,
+pub use wb_regs::scs::at::{
+    BFAR as SCB_BFAR, CFSR as SCB_CFSR, HFSR as SCB_HFSR, NVIC_ICPR, NVIC_IPR, NVIC_ISER,
+    NVIC_ISPR, SYST_CSR, SYST_CVR, SYST_RVR,
 };
 
 pub fn nvic_enable(irq: u32) {

@@ -13,7 +13,7 @@ use wb_regs::rcc::at::{
     C2AHB3ENR as RCC_C2AHB3ENR, CFGR as RCC_CFGR, CR as RCC_CR, CSR as RCC_CSR,
     EXTCFGR as RCC_EXTCFGR, PLLCFGR as RCC_PLLCFGR,
 };
-use wb_regs::scs::SCB_AIRCR;
+use wb_regs::scs::at::AIRCR as SCB_AIRCR;
 
 fn set_bits(addr: u32, bits: u32) {
     write32(addr, read32(addr) | bits);

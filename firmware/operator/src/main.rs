@@ -37,7 +37,7 @@ pub static VECTORS: guest_rt::vectors::Cpu1Vectors = guest_rt::vectors::VectorTa
 
 use wb_regs::rcc::at::CSR as RCC_CSR;
 use wb_regs::rcc::csr::RMVF;
-use wb_regs::scs::{SCB_AIRCR, SYST_CSR, SYST_CVR, SYST_RVR};
+use wb_regs::scs::at::{AIRCR as SCB_AIRCR, SYST_CSR, SYST_CVR, SYST_RVR};
 /// HCLK1 after `sys_clock_64mhz`.
 const CLOCK_HZ: u32 = 64_000_000;
 

@@ -21,43 +21,10 @@ pub mod exc {
     pub const IRQ0: u32 = 16;
 }
 
-/// Register offsets from 0xE000_E000 (ARMv7-M / ARMv6-M ARM, CMSIS core_cm4.h / core_cm0plus.h).
+/// Register offsets from 0xE000_E000 (ARMv7-M / ARMv6-M ARM B3.2), from the shared register
+/// map, and where this model keeps the DWT.
 pub mod reg {
-    pub const ICTR: u32 = 0x004;
-    pub const ACTLR: u32 = 0x008;
-    pub const SYST_CSR: u32 = 0x010;
-    pub const SYST_RVR: u32 = 0x014;
-    pub const SYST_CVR: u32 = 0x018;
-    pub const SYST_CALIB: u32 = 0x01C;
-    pub const NVIC_ISER: u32 = 0x100;
-    pub const NVIC_ICER: u32 = 0x180;
-    pub const NVIC_ISPR: u32 = 0x200;
-    pub const NVIC_ICPR: u32 = 0x280;
-    pub const NVIC_IABR: u32 = 0x300;
-    pub const NVIC_IPR: u32 = 0x400;
-    pub const CPUID: u32 = 0xD00;
-    pub const ICSR: u32 = 0xD04;
-    pub const VTOR: u32 = 0xD08;
-    pub const AIRCR: u32 = 0xD0C;
-    pub const SCR: u32 = 0xD10;
-    pub const CCR: u32 = 0xD14;
-    pub const SHPR1: u32 = 0xD18;
-    pub const SHPR2: u32 = 0xD1C;
-    pub const SHPR3: u32 = 0xD20;
-    pub const SHCSR: u32 = 0xD24;
-    pub const CFSR: u32 = 0xD28;
-    pub const HFSR: u32 = 0xD2C;
-    pub const DFSR: u32 = 0xD30;
-    pub const MMFAR: u32 = 0xD34;
-    pub const BFAR: u32 = 0xD38;
-    pub const AFSR: u32 = 0xD3C;
-    pub const CPACR: u32 = 0xD88;
-    pub const MPU_TYPE: u32 = 0xD90;
-    pub const DEMCR: u32 = 0xDFC;
-    pub const STIR: u32 = 0xF00;
-    pub const FPCCR: u32 = 0xF34;
-    pub const FPCAR: u32 = 0xF38;
-    pub const FPDSCR: u32 = 0xF3C;
+    pub use wb_regs::scs::reg::*;
     /// DWT sits at 0xE000_1000; the bus maps it into this model at this offset.
     pub const DWT_CTRL: u32 = 0x1_0000;
     pub const DWT_CYCCNT: u32 = 0x1_0004;
