@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use wb_firmware::images::{download_address, Stack, WS_1_0_0, WS_1_1_0};
+use wb_host::fus::describe;
 use wb_inspect::boots::{BootStory, Cause};
 use wb_inspect::fus::{self, Operation};
 use wb_inspect::info_table::{self, Cpu2Firmware};
@@ -435,7 +436,7 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
         stack: version_text(stack.version),
         device: path.display().to_string(),
         completed,
-        running: running.map(describe),
+        running: running.as_ref().map(describe),
         failure: failure.clone(),
         answers: answers
             .iter()
@@ -497,15 +498,6 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// "wireless stack 1.1.0" / "FUS 2.0.0".
-fn describe(f: Cpu2Firmware) -> String {
-    match f {
-        Cpu2Firmware::Fus { version } => format!("FUS {}", version_text(version)),
-        Cpu2Firmware::WirelessStack { version, .. } => {
-            format!("wireless stack {}", version_text(version))
-        }
-    }
-}
 
 /// Why the demo failed, or `None` when the requested stack runs and the script ended. The
 /// reason names the FUS's answers that were not a success.
@@ -525,11 +517,11 @@ fn judge(
         None => format!("stack {wanted} is not running (CPU2 wrote no device information table)"),
         Some(f) if runs_it => format!(
             "{} runs, but the operator's script did not end",
-            describe(f)
+            describe(&f)
         ),
         Some(f) => format!(
             "stack {wanted} is not running: CPU2 runs the {}",
-            describe(f)
+            describe(&f)
         ),
     }];
     for &(_, opcode, status, first) in answers {
