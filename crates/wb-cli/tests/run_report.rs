@@ -266,6 +266,8 @@ fn flash_digests_are_given_per_region() {
     assert_eq!(a["user_flash_end"], "0x080f4000");
     assert_eq!(run, a);
     assert_eq!(r["flash_digest"], a["all"]);
+    // --save keeps what the file says it is.
+    assert_eq!(after["note"], "preset virgin");
 }
 
 #[test]

@@ -498,7 +498,6 @@ fn demo(a: &Args, stack: Stack, path: &Path, temp: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-
 /// Why the demo failed, or `None` when the requested stack runs and the script ended. The
 /// reason names the FUS's answers that were not a success.
 fn judge(

@@ -168,16 +168,20 @@ fn clocks(mhz: &str) -> Result<Clocks> {
     })
 }
 
-/// The machine with the device and images loaded, reset and ready to run.
-fn prepare(a: &Args) -> Result<Machine> {
+/// The machine with the device and images loaded, reset and ready to run, and the device's
+/// note (kept when the device is saved).
+fn prepare(a: &Args) -> Result<(Machine, String)> {
     let config = Config {
         clocks: clocks(&a.mhz)?,
         quantum: a.quantum_ns.max(1) * 1000,
         ..Config::default()
     };
     let mut m = Machine::new(config).context("creating the machine")?;
+    let mut note = String::new();
     if let Some(path) = &a.device {
-        m.load_device(&super::device::load(path)?);
+        let dev = super::device::load(path)?;
+        m.load_device(&dev);
+        note = dev.note;
     }
     let lowest =
         |img: &wb_machine::loader::LoadedImage| img.ranges.iter().map(|r| r.0).min().unwrap_or(0);
@@ -207,7 +211,7 @@ fn prepare(a: &Args) -> Result<Machine> {
     if a.cpu1.is_none() && a.cpu2.is_some() {
         m.hold(CoreId::Cpu1);
     }
-    Ok(m)
+    Ok((m, note))
 }
 
 /// Looks for the `--until-uart` text in each UART's output as it grows, reading each byte
@@ -243,7 +247,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.until_uart.as_deref() == Some("") {
         bail!("--until-uart: the text is empty");
     }
-    let mut m = prepare(&a)?;
+    let (mut m, note) = prepare(&a)?;
     if let Some(cut) = a.cut_power {
         m.arm_power_cut(cut, a.seed);
     }
@@ -301,9 +305,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 stream.ended(&r);
             }
         }
-        if let Some(port) = watch.as_mut().and_then(|w| w.seen(&output)) {
-            break End::UartText(port);
-        }
+        // A cut or a CPU2 lockup in this slice is recorded before anything ends the run.
         match exit {
             Exit::PowerCut(hit) => {
                 let plan = a.cut_power.expect("only an armed cut happens");
@@ -314,6 +316,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 at_us: us(m.now()),
                 pc: wb_inspect::hex32(m.stats(CoreId::Cpu2).pc),
             }),
+            _ => {}
+        }
+        if let Some(port) = watch.as_mut().and_then(|w| w.seen(&output)) {
+            break End::UartText(port);
+        }
+        match exit {
+            Exit::PowerCut(_) => {}
+            Exit::Lockup(CoreId::Cpu2) if !a.stop_on_lockup => {}
             Exit::Limit if m.cycle_limit_reached() => {
                 break End::CycleLimit(a.max_cycles.expect("a limit was set"))
             }
@@ -344,7 +354,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     if a.save {
         let path = a.device.as_ref().expect("clap: --save requires --device");
-        super::device::save(&m.device(), path)?;
+        let mut end = m.device();
+        end.note = note;
+        super::device::save(&end, path)?;
     }
     let log = m.flash_log();
     if streaming {
