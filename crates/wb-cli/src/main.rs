@@ -36,6 +36,9 @@ enum Command {
     Firmware(cmd::firmware::Args),
     /// Drive the FUS of a device file through a debug probe, as STM32CubeProgrammer does.
     Fus(cmd::fus::Args),
+    /// Check or run a scenario file: a device, images, a timeline of host steps and power
+    /// cuts, and the expectations the run is judged by (docs/scenarios.md).
+    Scenario(cmd::scenario::Args),
 }
 
 /// Log lines carry the simulated time of the machine that logged (and the host time since
@@ -74,6 +77,7 @@ fn main() -> std::process::ExitCode {
         Command::Keys(a) => cmd::keys::run(a),
         Command::Firmware(a) => cmd::firmware::run(a),
         Command::Fus(a) => cmd::fus::run(a),
+        Command::Scenario(a) => cmd::scenario::run(a),
     };
     match result {
         Ok(code) => code,

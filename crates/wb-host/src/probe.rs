@@ -10,20 +10,15 @@
 
 use wb_machine::{Config, Device, Exit, Machine, MachineError, Picos, ResetCause};
 use wb_proto::layout::{self, tables};
-use wb_proto::tl::{ReadyEvent, SysCommand, SysEvent};
+use wb_proto::tl::{ReadyEvent, SysEvent};
 
-use wb_regs::{flash, ipcc, pwr, rcc};
+use wb_regs::{ipcc, pwr};
+
+use crate::task::{self, Answer, Boot, Step};
 
 const PWR_CR4: u32 = pwr::addr(pwr::reg::CR4);
 const C1SCR: u32 = ipcc::addr(ipcc::reg::C1SCR);
-const C1TOC2SR: u32 = ipcc::addr(ipcc::reg::C1TOC2SR);
 const C2TOC1SR: u32 = ipcc::addr(ipcc::reg::C2TOC1SR);
-const RCC_CR: u32 = rcc::addr(rcc::reg::CR);
-const RCC_CFGR: u32 = rcc::addr(rcc::reg::CFGR);
-const RCC_PLLCFGR: u32 = rcc::addr(rcc::reg::PLLCFGR);
-const RCC_AHB3ENR: u32 = rcc::addr(rcc::reg::AHB3ENR);
-const RCC_EXTCFGR: u32 = rcc::addr(rcc::reg::EXTCFGR);
-const FLASH_ACR: u32 = flash::addr(flash::reg::ACR);
 /// IPCC channel 2: system commands and events (fus-clients.md).
 const CH2: u32 = ipcc::clear(2);
 const FUS_GET_STATE: u16 = 0xFC52;
@@ -82,11 +77,16 @@ impl Probe {
         m.set_boot(layout::FLASH_BASE, None);
         m.catch_cpu1_reset(true);
         m.reset(ResetCause::PowerOn);
-        Ok(Probe {
+        Ok(Probe::attach(m))
+    }
+
+    /// A probe on a machine set up otherwise (CPU1 may run an image of its own).
+    pub fn attach(m: Machine) -> Probe {
+        Probe {
             m,
             readies: Vec::new(),
             power_cuts: Vec::new(),
-        })
+        }
     }
 
     pub fn read(&mut self, addr: u32) -> Result<u32> {
@@ -100,7 +100,7 @@ impl Probe {
             .ok_or(ProbeError::Access(addr))
     }
 
-    fn write_bytes(&mut self, addr: u32, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_bytes(&mut self, addr: u32, bytes: &[u8]) -> Result<()> {
         self.m
             .poke(addr, bytes)
             .then_some(())
@@ -150,37 +150,20 @@ impl Probe {
         Ok(())
     }
 
-    /// The run clocks ST's applications set before starting CPU2 (AN5185 §1.5: the RCC is
-    /// CPU1's job): flash LATENCY 3, HSE 32 MHz → PLL 64 MHz for CPU1, CPU2 at 32 MHz.
-    pub fn clock_64mhz(&mut self) -> Result<()> {
-        let acr = self.read(FLASH_ACR)?;
-        self.write(FLASH_ACR, (acr & !7) | 3)?;
-        let cr = self.read(RCC_CR)?;
-        self.write(RCC_CR, cr | rcc::cr::HSEON)?;
-        while self.read(RCC_CR)? & rcc::cr::HSERDY == 0 {
-            self.run(MS / 10)?;
+    /// Run `task` to its end: poll it, let the time it asks for pass, again.
+    pub fn drive<T>(&mut self, mut poll: impl FnMut(&mut Probe) -> Result<Step<T>>) -> Result<T> {
+        loop {
+            match poll(self)? {
+                Step::Wait(ps) => self.run(ps)?,
+                Step::Done(v) => return Ok(v),
+            }
         }
-        self.write(RCC_PLLCFGR, 3 | (1 << 4) | (8 << 8) | (1 << 28) | (1 << 29))?;
-        let cr = self.read(RCC_CR)?;
-        self.write(RCC_CR, cr | rcc::cr::PLLON)?;
-        while self.read(RCC_CR)? & rcc::cr::PLLRDY == 0 {
-            self.run(MS / 10)?;
-        }
-        let ext = self.read(RCC_EXTCFGR)?;
-        self.write(RCC_EXTCFGR, (ext & !0xF0) | (0b1000 << 4))?;
-        let cfgr = self.read(RCC_CFGR)?;
-        self.write(RCC_CFGR, (cfgr & !3) | 3)
     }
 
     /// Clocks, tables, IPCC clock, C2BOOT; then wait for READY (returns its payload).
     pub fn boot_cpu2(&mut self) -> Result<Option<u8>> {
-        self.clock_64mhz()?;
-        self.setup_tables()?;
-        let en = self.read(RCC_AHB3ENR)?;
-        self.write(RCC_AHB3ENR, en | rcc::enable::IPCCEN)?;
-        let cr4 = self.read(PWR_CR4)?;
-        self.write(PWR_CR4, cr4 | pwr::CR4_C2BOOT)?;
-        self.wait_ready(50 * MS)
+        let mut boot = Boot::start(self)?;
+        self.drive(|p| boot.poll(p))
     }
 
     /// Whether CPU2 has been started since the last reset.
@@ -216,23 +199,15 @@ impl Probe {
         Ok(Some(serial[..3 + ev.payload.len() + 2].to_vec()))
     }
 
-    fn drain_events(&mut self) -> Result<()> {
+    pub(crate) fn drain_events(&mut self) -> Result<()> {
         while self.take_event()?.is_some() {}
         Ok(())
     }
 
     /// Run until a READY event arrives (its payload), at most `limit`.
     pub fn wait_ready(&mut self, limit: Picos) -> Result<Option<u8>> {
-        let before = self.readies.len();
-        let end = self.m.now() + limit;
-        while self.m.now() < end {
-            self.run(MS / 10)?;
-            self.drain_events()?;
-            if self.readies.len() > before {
-                return Ok(self.readies.last().copied());
-            }
-        }
-        Ok(None)
+        let (seen, deadline) = (self.readies.len(), self.m.now() + limit);
+        self.drive(|p| task::wait_ready(p, seen, deadline))
     }
 
     /// Send a system command with `opcode` and `payload`; run until CPU2 releases the channel
@@ -244,31 +219,14 @@ impl Probe {
         payload: &[u8],
         limit: Picos,
     ) -> Result<Option<Vec<u8>>> {
-        let mut packet = vec![0u8; 8 + 4 + payload.len()];
-        SysCommand { opcode, payload }
-            .encode_packet(&mut packet)
-            .map_err(ProbeError::Command)?;
+        let packet = task::packet(opcode, payload)?;
         self.raw_command(&packet, limit)
     }
 
     /// Send raw packet bytes (garbage included) as a system command.
     pub fn raw_command(&mut self, packet: &[u8], limit: Picos) -> Result<Option<Vec<u8>>> {
-        self.write_bytes(tables::SYS_CMD_BUFFER, packet)?;
-        self.write(C1SCR, ipcc::set(2))?;
-        let end = self.m.now() + limit;
-        while self.m.now() < end {
-            self.run(MS / 20)?;
-            self.drain_events()?;
-            if self.read(C1TOC2SR)? & CH2 == 0 {
-                let rsp = self
-                    .m
-                    .peek(tables::SYS_CMD_BUFFER, 16)
-                    .ok_or(ProbeError::Access(tables::SYS_CMD_BUFFER))?
-                    .to_vec();
-                return Ok((rsp[0] == 0x11).then_some(rsp));
-            }
-        }
-        Ok(None)
+        let answer = Answer::send(self, packet, limit)?;
+        self.drive(|p| answer.poll(p))
     }
 
     /// FUS_GET_STATE → (state, error).

@@ -1,12 +1,14 @@
 //! Typed decoders of an emulated STM32WB55's state, shared by the CLI and the front-ends:
 //! the boot story ([`boots`]), what the option bytes say ([`options`]), the FUS's identity and state record ([`fus`]), the
 //! operator image's log ([`oplog`]), the device information table ([`info_table`]) and
-//! per-region flash digests ([`digest`]), register flags by name ([`flags`]). They read a [`Memory`]: a device file's persistent
+//! per-region flash digests ([`digest`]), register flags by name ([`flags`]), flash operations
+//! as reports show them ([`flash_ops`]). They read a [`Memory`]: a device file's persistent
 //! state or a running machine. Nothing here changes what it reads.
 
 pub mod boots;
 pub mod digest;
 pub mod flags;
+pub mod flash_ops;
 pub mod fus;
 pub mod info_table;
 pub mod oplog;
@@ -70,6 +72,11 @@ impl Memory for Machine {
             })
         })
     }
+}
+
+/// Microseconds of simulated time: the unit of every time in the JSON reports.
+pub fn us(t: wb_machine::Picos) -> f64 {
+    t as f64 / 1e6
 }
 
 /// `0x` and eight hex digits: how addresses and register values are written in JSON.

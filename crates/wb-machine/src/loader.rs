@@ -153,8 +153,15 @@ pub fn load_elf(mem: &mut Memories, path: &Path, bytes: &[u8]) -> Result<LoadedI
             .copy_from_slice(data);
         ranges.push((addr, addr + data.len() as u32));
     }
-    let symbols = elf
-        .syms
+    Ok(LoadedImage {
+        ranges,
+        entry: elf.entry as u32,
+        symbols: symbols_of(&elf),
+    })
+}
+
+fn symbols_of(elf: &Elf) -> Vec<(String, u32)> {
+    elf.syms
         .iter()
         .filter(|s| s.st_name != 0 && s.st_value != 0)
         .filter_map(|s| {
@@ -162,10 +169,10 @@ pub fn load_elf(mem: &mut Memories, path: &Path, bytes: &[u8]) -> Result<LoadedI
                 .get_at(s.st_name)
                 .map(|n| (n.to_string(), s.st_value as u32))
         })
-        .collect();
-    Ok(LoadedImage {
-        ranges,
-        entry: elf.entry as u32,
-        symbols,
-    })
+        .collect()
+}
+
+/// The symbols of an ELF image, without loading it; none for what is not an ELF file.
+pub fn elf_symbols(bytes: &[u8]) -> Vec<(String, u32)> {
+    Elf::parse(bytes).map_or(Vec::new(), |elf| symbols_of(&elf))
 }

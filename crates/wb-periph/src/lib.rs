@@ -52,6 +52,62 @@ pub mod picos {
     pub const fn from_s(n: u64) -> Picos {
         n * S
     }
+
+    /// A span of simulated time as text: a number (decimals allowed) and a unit, s,
+    /// ms, us, ns or ps ("10s", "2.5ms"); exact to the picosecond.
+    pub fn parse(s: &str) -> Result<Picos, String> {
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+            .ok_or_else(|| format!("{s}: give a unit: s, ms, us, ns or ps (e.g. 10s, 2.5ms)"))?;
+        let (number, unit) = s.split_at(split);
+        let scale: u64 = match unit.trim() {
+            "s" => S,
+            "ms" => MS,
+            "us" | "µs" => US,
+            "ns" => NS,
+            "ps" => 1,
+            u => return Err(format!("{s}: {u:?} is not a unit (s, ms, us, ns, ps)")),
+        };
+        let number = number.replace('_', "");
+        let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
+        let bad = || format!("{s}: {number:?} is not a number");
+        let whole: u64 = if whole.is_empty() && !fraction.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
+        let mut ps = whole
+            .checked_mul(scale)
+            .ok_or_else(|| format!("{s}: too long"))?;
+        let mut digit_scale = scale;
+        for c in fraction.chars() {
+            let d = c.to_digit(10).ok_or_else(bad)? as u64;
+            digit_scale /= 10;
+            if digit_scale == 0 && d != 0 {
+                return Err(format!("{s}: finer than a picosecond"));
+            }
+            ps += d * digit_scale;
+        }
+        Ok(ps)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::parse;
+
+        #[test]
+        fn durations_are_exact_to_the_picosecond() {
+            assert_eq!(parse("10s"), Ok(10_000_000_000_000));
+            assert_eq!(parse("2.5ms"), Ok(2_500_000_000));
+            assert_eq!(parse("0.000001us"), Ok(1));
+            assert_eq!(parse("15625ps"), Ok(15_625));
+            assert_eq!(parse(".5us"), Ok(500_000));
+            assert!(parse("10").unwrap_err().contains("unit"));
+            assert!(parse("10 parsecs").unwrap_err().contains("parsecs"));
+            assert!(parse("1.5ps").unwrap_err().contains("picosecond"));
+            assert!(parse("1.2.3s").is_err());
+        }
+    }
 }
 
 /// The two cores of the STM32WB55.

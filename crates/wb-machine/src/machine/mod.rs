@@ -534,6 +534,11 @@ impl Machine {
     pub fn flash_log(&self) -> Vec<wb_periph::flash::OpRecord> {
         self.bus.borrow().flash.log().to_vec()
     }
+
+    /// How many flash operations have been requested (the log's length), without copying it.
+    pub fn flash_op_count(&self) -> usize {
+        self.bus.borrow().flash.log().len()
+    }
 }
 
 /// A core's frequency: the RCC's HCLK1 / HCLK2, or the pinned value.

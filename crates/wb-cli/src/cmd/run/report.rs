@@ -5,72 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use wb_inspect::digest::Digests;
+pub use wb_inspect::flash_ops::{flash_line, outcome_text, FlashOp};
 use wb_inspect::{flags, hex32};
-use wb_machine::{CoreId, CoreRegisters, CutPoint, Exit, Machine, Picos, PowerCut, Uart};
-use wb_periph::flash::{OpRecord, Outcome};
+use wb_machine::{CoreId, CoreRegisters, CutPoint, Exit, Machine, PowerCut, Uart};
+use wb_periph::flash::OpRecord;
 
-/// Microseconds of simulated time: the unit of every time in the JSON reports.
-pub fn us(t: Picos) -> f64 {
-    t as f64 / 1e6
-}
-
-/// One flash operation.
-#[derive(Serialize)]
-pub struct FlashOp {
-    pub seq: u64,
-    pub start_us: f64,
-    pub end_us: f64,
-    pub core: &'static str,
-    pub kind: &'static str,
-    pub address: String,
-    pub outcome: String,
-}
-
-impl FlashOp {
-    pub fn of(r: &OpRecord) -> FlashOp {
-        FlashOp {
-            seq: r.seq,
-            start_us: us(r.start),
-            end_us: us(r.end),
-            core: r.core.name(),
-            kind: r.kind.name(),
-            address: hex32(r.address),
-            outcome: format!("{:?}", r.outcome),
-        }
-    }
-}
-
-fn outcome_text(outcome: Outcome) -> String {
-    match outcome {
-        Outcome::Pending => "running".into(),
-        Outcome::Done => "ok".into(),
-        Outcome::Torn => "torn".into(),
-        Outcome::Dropped => "dropped".into(),
-        Outcome::Refused(flag) => match flags::flash_sr(flag).as_slice() {
-            [] => format!("refused (SR {flag:#x})"),
-            names => format!("refused ({})", names.join(" ")),
-        },
-    }
-}
-
-/// The human line for an operation, e.g.
-/// `flash #12 t=1.234567 ms cpu1 program 0x08001000 ok (81.700 us)` (t: when it was
-/// requested; one still running has no duration).
-pub fn flash_line(r: &OpRecord) -> String {
-    let took = match r.outcome {
-        Outcome::Pending => String::new(),
-        _ => format!(" ({:.3} us)", us(r.end - r.start)),
-    };
-    format!(
-        "flash #{} t={:.6} ms {} {} {:#010x} {}{took}",
-        r.seq,
-        r.start as f64 / 1e9,
-        r.core.name(),
-        r.kind,
-        r.address,
-        outcome_text(r.outcome)
-    )
-}
+pub use wb_inspect::us;
 
 /// Why the run ended, as data.
 #[derive(Serialize)]

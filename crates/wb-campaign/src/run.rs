@@ -1,0 +1,931 @@
+//! Running a scenario: the host works through the steps as the machine runs, looking at it at
+//! the simulated times it asks for. Everything the host knows is in [`State`], plain data
+//! beside the machine's snapshot, so a run can be branched at any look (campaigns do).
+//!
+//! The host looks at the machine when a step's time comes, every [`LOOK`] while it waits for
+//! a condition, and as its client's tasks ask (a command's answer, CPU2's READY); it acts only
+//! then. The same scenario gives the same looks, so the same run, cycle for cycle.
+
+use wb_host::task::{packet, Answer, Boot, Command, Sent, Step as TaskStep};
+use wb_host::{Probe, ProbeError};
+use wb_inspect::info_table::{self, Cpu2Firmware};
+use wb_inspect::options::Options;
+use wb_machine::{CoreId, Device, Exit, Picos, ResetCause, Snapshot, Uart};
+use wb_periph::picos::{MS, US};
+use wb_proto::fus::FusState;
+
+use crate::record::{CutRecord, ExchangeRecord, Failure, LockupRecord, Log, StepRecord};
+use crate::scenario::{
+    Action, Condition, Expect, Running, Scenario, ScenarioError, Step, DEFAULT_ANSWER,
+};
+use crate::setup::{self, Symbols};
+
+/// How often the host looks at a condition it waits for.
+pub const LOOK: Picos = MS;
+const FUS_GET_STATE: u16 = 0xFC52;
+
+fn get_state() -> Vec<u8> {
+    packet(FUS_GET_STATE, &[]).expect("an empty payload fits")
+}
+
+/// What the host knows and is doing: with a machine snapshot, all it takes to go on.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// The step in progress (`steps.len()`: the end checks).
+    pub step: usize,
+    phase: Phase,
+    /// The last FUS_GET_STATE answer: (state, error).
+    pub fus: Option<(u8, u8)>,
+    pub log: Log,
+    /// Everything each UART sent.
+    pub output: [Vec<u8>; 2],
+    /// The step whose cut is armed.
+    armed: Option<usize>,
+    /// A breakpoint a wait asked for was reached.
+    hit: Option<(CoreId, u32)>,
+    pub finished: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    /// Waiting for the step's time.
+    Begin,
+    Waiting {
+        deadline: Picos,
+        poll: Option<Poll>,
+    },
+    Acting(Act),
+}
+
+/// A wait's FUS_GET_STATE poll: CPU2 kept started, the state asked every period.
+#[derive(Clone, Debug)]
+enum Poll {
+    Sleep { until: Picos },
+    Booting(Boot),
+    Asking(Answer),
+}
+
+/// An action in progress.
+#[derive(Clone, Debug)]
+enum Act {
+    Command {
+        task: Command,
+        tries_left: u32,
+    },
+    /// A check that needs a FUS_GET_STATE answer first.
+    AskThenCheck(Command),
+}
+
+/// A scenario running.
+pub struct Run<'s> {
+    pub sc: &'s Scenario,
+    pub p: Probe,
+    pub st: State,
+    symbols: Symbols,
+    /// The device as the run started, for the `unchanged` checks.
+    start: Device,
+    /// Boots logged before the run's power-on (the machine's own set-up).
+    boots_before: usize,
+}
+
+/// A place to resume a run from: the machine and what the host knew.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub machine: Snapshot,
+    pub readies: Vec<u8>,
+    pub state: State,
+}
+
+/// What stops a run that is not the scenario's fault nor the device's behaviour.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+}
+
+fn us(t: Picos) -> f64 {
+    t as f64 / US as f64
+}
+
+impl<'s> Run<'s> {
+    pub fn new(sc: &'s Scenario) -> Result<Run<'s>, ScenarioError> {
+        let (m, symbols) = setup::machine(sc)?;
+        let start = m.device();
+        // The boots of this power-on count; the machine's own set-up resets before do not.
+        let boots_before = m.boots().len().saturating_sub(1);
+        Ok(Run {
+            sc,
+            p: Probe::attach(m),
+            st: State {
+                step: 0,
+                phase: Phase::Begin,
+                fus: None,
+                log: Log::default(),
+                output: Default::default(),
+                armed: None,
+                hit: None,
+                finished: false,
+            },
+            symbols,
+            start,
+            boots_before,
+        })
+    }
+
+    /// How many boots of the log belong to this run (from its power-on).
+    pub fn boots_counted(&self) -> usize {
+        self.p.m.boots().len() - self.boots_before
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            machine: self.p.m.snapshot(),
+            readies: self.p.readies.clone(),
+            state: self.st.clone(),
+        }
+    }
+
+    pub fn resume(&mut self, c: &Checkpoint) {
+        self.p.m.restore(&c.machine);
+        self.p.readies.clone_from(&c.readies);
+        self.st = c.state.clone();
+        self.set_breakpoints();
+    }
+
+    /// Run to the end of the timeline and the end checks.
+    pub fn run(&mut self) -> Result<(), RunError> {
+        while self.advance()? {}
+        Ok(())
+    }
+
+    /// The host's work due now, then the machine up to the host's next look. False once the
+    /// run has ended.
+    pub fn advance(&mut self) -> Result<bool, RunError> {
+        let Some(wake) = self.host()? else {
+            return Ok(false);
+        };
+        let limit = wake.min(self.sc.max_time);
+        if limit > self.p.m.now() {
+            self.run_machine(limit);
+        }
+        if self.p.m.now() >= self.sc.max_time && !self.st.finished {
+            let why = format!(
+                "the run reached max_time ({} us) before its end",
+                us(self.sc.max_time)
+            );
+            self.abort(self.current_line(), "max_time", why);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn run_machine(&mut self, limit: Picos) {
+        let exit = self.p.m.run_until(limit);
+        self.collect_output();
+        match exit {
+            Exit::Limit => {}
+            Exit::Halted => self.p.m.advance_halted(limit),
+            Exit::PowerCut(torn) => {
+                let step = self.st.armed.take();
+                let plan = step.and_then(|i| match &self.sc.steps[i].action {
+                    Action::Arm { cut, .. } => Some(cut.to_string()),
+                    _ => None,
+                });
+                self.record_cut(step, plan, torn);
+            }
+            Exit::Lockup(core) => self.st.log.lockups.push(LockupRecord {
+                core: core.name(),
+                at_us: us(self.p.m.now()),
+                pc: wb_inspect::hex32(self.p.m.stats(core).pc),
+            }),
+            Exit::Breakpoint(core, addr) => {
+                self.st.hit = Some((core, addr));
+                self.p.m.set_breakpoints(core, &[]);
+            }
+            Exit::Bkpt(core, addr) => {
+                self.st.log.lockups.push(LockupRecord {
+                    core: core.name(),
+                    at_us: us(self.p.m.now()),
+                    pc: wb_inspect::hex32(addr),
+                });
+                // Nothing can go on past BKPT without a debugger: the run ends.
+                let line = self.current_line();
+                self.abort(
+                    line,
+                    "bkpt",
+                    format!("{core} executed BKPT at {addr:#010x}"),
+                );
+            }
+        }
+    }
+
+    fn current_line(&self) -> usize {
+        self.sc
+            .steps
+            .get(self.st.step)
+            .map_or(self.sc.expect.line, |s| s.line)
+    }
+
+    fn record_cut(&mut self, step: Option<usize>, plan: Option<String>, torn: Option<u64>) {
+        self.st.log.power_cuts.push(CutRecord {
+            step,
+            plan,
+            at_us: us(self.p.m.now()),
+            torn_op: torn,
+        });
+    }
+
+    fn collect_output(&mut self) {
+        for (i, port) in [Uart::Usart1, Uart::Lpuart1].into_iter().enumerate() {
+            let bytes = self.p.m.uart_take(port);
+            self.st.output[i].extend(bytes);
+        }
+    }
+
+    /// A step that cannot be done ends the run there (the end checks are not made).
+    fn abort(&mut self, line: usize, key: &str, message: String) {
+        self.fail(line, key, message);
+        self.st.finished = true;
+    }
+
+    fn fail(&mut self, line: usize, key: &str, message: String) {
+        self.st.log.failures.push(Failure {
+            line,
+            key: key.into(),
+            message,
+        });
+    }
+
+    /// Do what is due now; the time of the host's next look, or `None` when the run is over.
+    fn host(&mut self) -> Result<Option<Picos>, RunError> {
+        loop {
+            if self.st.finished {
+                return Ok(None);
+            }
+            let now = self.p.m.now();
+            let sc = self.sc;
+            let Some(step) = sc.steps.get(self.st.step) else {
+                return self.end_checks();
+            };
+            let phase = std::mem::replace(&mut self.st.phase, Phase::Begin);
+            match phase {
+                Phase::Begin => {
+                    if let Some(at) = step.at.filter(|at| now < *at) {
+                        return Ok(Some(at));
+                    }
+                    self.st
+                        .log
+                        .steps
+                        .push(StepRecord::begin(self.st.step, step, us(now)));
+                    self.st.phase = match &step.wait {
+                        Some(w) => Phase::Waiting {
+                            deadline: now + w.timeout,
+                            poll: w.poll.map(|_| Poll::Sleep { until: now }),
+                        },
+                        None => self.start_action(step)?,
+                    };
+                    self.st.hit = None;
+                    self.set_breakpoints();
+                }
+                Phase::Waiting { deadline, poll } => {
+                    let w = step.wait.as_ref().expect("a waiting step has a wait");
+                    let (poll, poll_wake) = match poll {
+                        Some(p) => {
+                            let (p, wake) = self.drive_poll(p, w.poll.expect("polled"))?;
+                            (Some(p), Some(wake))
+                        }
+                        None => (None, None),
+                    };
+                    if self.holds(&w.until) {
+                        self.st.hit = None;
+                        self.set_breakpoints();
+                        self.st.phase = self.start_action(step)?;
+                        continue;
+                    }
+                    if now >= deadline {
+                        self.end_step(format!("timed out after {} us", us(w.timeout)));
+                        let why = format!("the wait did not end within {} us", us(w.timeout));
+                        self.abort(step.line, "wait", why);
+                        return Ok(None);
+                    }
+                    let wake = poll_wake
+                        .map_or(now + LOOK, |t| t.min(now + LOOK))
+                        .min(deadline);
+                    self.st.phase = Phase::Waiting { deadline, poll };
+                    return Ok(Some(wake));
+                }
+                Phase::Acting(act) => match self.drive_action(step, act)? {
+                    Some((act, wait)) => {
+                        self.st.phase = Phase::Acting(act);
+                        return Ok(Some(now + wait));
+                    }
+                    None => self.next_step(),
+                },
+            }
+        }
+    }
+
+    fn next_step(&mut self) {
+        self.st.step += 1;
+        self.st.phase = Phase::Begin;
+    }
+
+    fn end_step(&mut self, outcome: String) {
+        let now = us(self.p.m.now());
+        if let Some(r) = self.st.log.steps.last_mut() {
+            r.ended_us = Some(now);
+            r.outcome = outcome;
+        }
+    }
+
+    /// Breakpoints for the wait in progress, none otherwise.
+    fn set_breakpoints(&mut self) {
+        let wanted: Vec<(CoreId, u32)> = match (&self.st.phase, self.sc.steps.get(self.st.step)) {
+            (Phase::Waiting { .. }, Some(Step { wait: Some(w), .. })) if self.st.hit.is_none() => w
+                .until
+                .core_at
+                .iter()
+                .filter_map(|(c, p)| Some((*c, setup::resolve(&self.symbols, *c, p)?)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for core in CoreId::ALL {
+            let addrs: Vec<u32> = wanted
+                .iter()
+                .filter(|(c, _)| *c == core)
+                .map(|(_, a)| *a)
+                .collect();
+            self.p.m.set_breakpoints(core, &addrs);
+        }
+    }
+
+    /// The poll of a wait: CPU2 started after each reset, FUS_GET_STATE every `period` while
+    /// the FUS runs (a stack that runs is left alone: two FUS_GET_STATE would send it back).
+    fn drive_poll(&mut self, mut poll: Poll, period: Picos) -> Result<(Poll, Picos), RunError> {
+        let now = self.p.m.now();
+        loop {
+            match poll {
+                Poll::Sleep { until } if now < until => return Ok((poll, until)),
+                Poll::Sleep { .. } => {
+                    if !self.p.cpu2_started()? {
+                        poll = Poll::Booting(Boot::start(&mut self.p)?);
+                    } else if self.stack_runs() {
+                        return Ok((
+                            Poll::Sleep {
+                                until: now + period,
+                            },
+                            now + period,
+                        ));
+                    } else {
+                        poll =
+                            Poll::Asking(Answer::send(&mut self.p, &get_state(), DEFAULT_ANSWER)?);
+                    }
+                }
+                Poll::Booting(mut boot) => match boot.poll(&mut self.p)? {
+                    TaskStep::Wait(t) => return Ok((Poll::Booting(boot), now + t)),
+                    // A READY or none: look again at what runs.
+                    TaskStep::Done(_) => poll = Poll::Sleep { until: now },
+                },
+                Poll::Asking(answer) => match answer.poll(&mut self.p)? {
+                    TaskStep::Wait(t) => return Ok((Poll::Asking(answer), now + t)),
+                    TaskStep::Done(rsp) => {
+                        let sent = rsp.map_or(Sent::NoAnswer, Sent::Answered);
+                        self.note_state(&sent);
+                        self.log_exchange(FUS_GET_STATE, &sent);
+                        return Ok((
+                            Poll::Sleep {
+                                until: now + period,
+                            },
+                            now + period,
+                        ));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Keep the FUS state an answer to FUS_GET_STATE gives.
+    fn note_state(&mut self, sent: &Sent) {
+        if let Sent::Answered(rsp) = sent {
+            self.st.fus = Some((rsp[6], rsp[7]));
+        }
+    }
+
+    fn log_exchange(&mut self, opcode: u16, sent: &Sent) {
+        let (status, payload) = match sent {
+            Sent::Answered(r) => {
+                let end = (3 + usize::from(r[2])).clamp(7, r.len());
+                (Some(r[6]), r[7..end].to_vec())
+            }
+            _ => (None, Vec::new()),
+        };
+        self.st.log.exchanges.push(ExchangeRecord::new(
+            self.st.step,
+            us(self.p.m.now()),
+            opcode,
+            status,
+            &payload,
+        ));
+    }
+
+    fn start_action(&mut self, step: &Step) -> Result<Phase, RunError> {
+        match &step.action {
+            Action::Command {
+                packet,
+                retries,
+                timeout,
+                ..
+            } => {
+                let task = Command::start(&mut self.p, packet.clone(), *timeout)?;
+                return Ok(Phase::Acting(Act::Command {
+                    task,
+                    tries_left: *retries,
+                }));
+            }
+            Action::Check(e) if e.asks_fus() => {
+                let task = Command::start(&mut self.p, get_state(), DEFAULT_ANSWER)?;
+                return Ok(Phase::Acting(Act::AskThenCheck(task)));
+            }
+            Action::Check(e) => {
+                let failures = self.judge(e, None);
+                self.end_checked(step.line, failures);
+            }
+            Action::Nothing => self.end_step("done".into()),
+            Action::Read { address, expect } => match self.p.m.debug_read32(*address) {
+                None => {
+                    self.end_step("refused".into());
+                    self.fail(
+                        step.line,
+                        "read",
+                        format!("the debug port refused a read of {address:#010x}"),
+                    );
+                }
+                Some(v) => {
+                    self.end_step(format!("{v:#010x}"));
+                    if let Some((want, mask)) = expect {
+                        if v & mask != want & mask {
+                            let why = format!("{address:#010x} holds {v:#010x}, expected {want:#010x} under mask {mask:#010x}");
+                            self.fail(step.line, "value", why);
+                        }
+                    }
+                }
+            },
+            Action::Write { address, value } => {
+                if self.p.m.debug_write32(*address, *value) {
+                    self.end_step("written".into());
+                } else {
+                    self.end_step("refused".into());
+                    self.fail(
+                        step.line,
+                        "write",
+                        format!("the debug port refused a write of {address:#010x}"),
+                    );
+                }
+            }
+            Action::Uart { port, bytes } => {
+                self.p.m.uart_send(*port, bytes);
+                self.end_step(format!("{} bytes sent", bytes.len()));
+            }
+            Action::Reset => {
+                self.p.m.reset(ResetCause::Pin);
+                self.end_step("reset".into());
+            }
+            Action::CutNow { seed } => {
+                let torn = self.p.m.cut_power(*seed);
+                self.record_cut(Some(self.st.step), Some("now".into()), torn);
+                self.end_step("power cut".into());
+            }
+            Action::Arm { cut, seed } => {
+                if let Some(earlier) = self.st.armed {
+                    let line = self.sc.steps[earlier].line;
+                    self.fail(
+                        step.line,
+                        "cut",
+                        format!(
+                            "the cut armed at line {line} has not fallen yet: one cut at a time"
+                        ),
+                    );
+                } else {
+                    self.p.m.arm_power_cut(*cut, *seed);
+                    self.st.armed = Some(self.st.step);
+                    self.end_step(format!("armed {cut}"));
+                }
+            }
+            Action::Place { name, bytes, to } => {
+                let sfsa = self.options().sfsa();
+                let address = match (to, sfsa) {
+                    (Some(a), _) => Some(*a),
+                    (None, Some(sfsa)) => {
+                        Some(wb_firmware::images::download_address(sfsa, bytes.len()))
+                    }
+                    (None, None) => None,
+                };
+                match address.filter(|a| crate::scenario::fits_in_flash(*a, bytes.len())) {
+                    Some(a) => {
+                        self.p.m.poke(a, bytes);
+                        self.end_step(format!("{name} written at {a:#010x}"));
+                    }
+                    None => {
+                        self.end_step("not written".into());
+                        let why = format!("{name}: no place in flash for {} bytes (no SFSA in force, or past the end)", bytes.len());
+                        self.abort(step.line, "place", why);
+                    }
+                }
+            }
+            Action::Cpu1Image(img) => {
+                let (vector, loaded) =
+                    setup::load_image(&mut self.p.m, self.sc, img, "cpu1_image")?;
+                self.symbols[0] = loaded.symbols;
+                let (_, cpu2) = self.p.m.boot_vectors();
+                self.p.m.set_boot(vector, cpu2);
+                self.p.m.catch_cpu1_reset(false);
+                self.p.m.reset(ResetCause::Pin);
+                self.end_step(format!("{} booted at {vector:#010x}", img.name));
+            }
+        }
+        // Instant actions end here: the next step may start at once.
+        self.st.step += 1;
+        Ok(Phase::Begin)
+    }
+
+    /// Go on with an action; `Some` while it waits (for how long), `None` when it ended.
+    fn drive_action(&mut self, step: &Step, act: Act) -> Result<Option<(Act, Picos)>, RunError> {
+        match act {
+            Act::Command {
+                mut task,
+                tries_left,
+            } => {
+                let Action::Command {
+                    opcode,
+                    packet,
+                    answer_required,
+                    expect_status,
+                    timeout,
+                    ..
+                } = &step.action
+                else {
+                    unreachable!("a command phase is for a command step");
+                };
+                let sent = match task.poll(&mut self.p)? {
+                    TaskStep::Wait(t) => return Ok(Some((Act::Command { task, tries_left }, t))),
+                    TaskStep::Done(sent) => sent,
+                };
+                self.log_exchange(*opcode, &sent);
+                let name = wb_inspect::fus::command_name(u32::from(*opcode));
+                match sent {
+                    Sent::Answered(rsp) => {
+                        if *opcode == FUS_GET_STATE {
+                            self.st.fus = Some((rsp[6], rsp[7]));
+                        }
+                        self.end_step(format!("status {:#04x}", rsp[6]));
+                        if let Some(want) = expect_status.filter(|w| *w != rsp[6]) {
+                            let why = format!(
+                                "{name} answered status {:#04x}, expected {want:#04x}",
+                                rsp[6]
+                            );
+                            self.fail(step.line, "expect_status", why);
+                        }
+                    }
+                    _ if tries_left > 0 => {
+                        let task = Command::start(&mut self.p, packet.clone(), *timeout)?;
+                        return Ok(Some((
+                            Act::Command {
+                                task,
+                                tries_left: tries_left - 1,
+                            },
+                            0,
+                        )));
+                    }
+                    Sent::NoReady => {
+                        self.end_step("CPU2 sent no READY".into());
+                        self.abort(
+                            step.line,
+                            "fus",
+                            format!("{name}: CPU2 was started and sent no READY event"),
+                        );
+                    }
+                    Sent::NoAnswer => {
+                        self.end_step("no answer".into());
+                        if *answer_required {
+                            self.abort(step.line, "fus", format!("{name}: no answer"));
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            Act::AskThenCheck(mut task) => {
+                let sent = match task.poll(&mut self.p)? {
+                    TaskStep::Wait(t) => return Ok(Some((Act::AskThenCheck(task), t))),
+                    TaskStep::Done(sent) => sent,
+                };
+                self.log_exchange(FUS_GET_STATE, &sent);
+                let answer = match &sent {
+                    Sent::Answered(rsp) => Some((rsp[6], rsp[7])),
+                    _ => None,
+                };
+                if answer.is_some() {
+                    self.st.fus = answer;
+                }
+                let e = match &step.action {
+                    Action::Check(e) => e,
+                    _ => unreachable!("a check phase is for a check step"),
+                };
+                let failures = self.judge(e, Some(answer));
+                self.end_checked(step.line, failures);
+                Ok(None)
+            }
+        }
+    }
+
+    fn end_checked(&mut self, line: usize, failures: Vec<(String, String)>) {
+        self.end_step(if failures.is_empty() {
+            "held".into()
+        } else {
+            format!("{} failed", failures.len())
+        });
+        for (key, why) in failures {
+            self.fail(line, &key, why);
+        }
+    }
+
+    /// After the last step: the scenario's expectations (asking the FUS its state first if
+    /// they name it), and a cut that never fell.
+    fn end_checks(&mut self) -> Result<Option<Picos>, RunError> {
+        let sc = self.sc;
+        let e = &sc.expect;
+        let phase = std::mem::replace(&mut self.st.phase, Phase::Begin);
+        let answer = match phase {
+            Phase::Begin if e.asks_fus() => {
+                let task = Command::start(&mut self.p, get_state(), DEFAULT_ANSWER)?;
+                self.st.phase = Phase::Acting(Act::AskThenCheck(task));
+                return Ok(Some(self.p.m.now()));
+            }
+            Phase::Acting(Act::AskThenCheck(mut task)) => match task.poll(&mut self.p)? {
+                TaskStep::Wait(t) => {
+                    self.st.phase = Phase::Acting(Act::AskThenCheck(task));
+                    return Ok(Some(self.p.m.now() + t));
+                }
+                TaskStep::Done(sent) => {
+                    self.log_exchange(FUS_GET_STATE, &sent);
+                    Some(match sent {
+                        Sent::Answered(rsp) => Some((rsp[6], rsp[7])),
+                        _ => None,
+                    })
+                }
+            },
+            _ => None,
+        };
+        let mut failures = self.judge(e, answer);
+        if let Some(i) = self.st.armed {
+            let s = &self.sc.steps[i];
+            failures.push((
+                "cut".into(),
+                format!("the cut armed at line {} never fell", s.line),
+            ));
+        }
+        for (key, why) in failures {
+            self.fail(self.sc.expect.line, &key, why);
+        }
+        self.st.finished = true;
+        Ok(None)
+    }
+
+    fn options(&self) -> Options {
+        Options::live(self.p.m.with_flash(|f| *f.options()))
+    }
+
+    /// What CPU2's device information table says it runs, if CPU2 is started.
+    fn cpu2_runs(&mut self) -> Option<Cpu2Firmware> {
+        if !self.p.cpu2_started().unwrap_or(false) {
+            return None;
+        }
+        let table = info_table::read(&self.p.m, self.options().ipccdba())?;
+        Some(Cpu2Firmware::of(&table))
+    }
+
+    fn stack_runs(&mut self) -> bool {
+        matches!(self.cpu2_runs(), Some(Cpu2Firmware::WirelessStack { .. }))
+    }
+
+    fn running_matches(&mut self, want: Running) -> Result<(), String> {
+        let runs = self.cpu2_runs();
+        let stack = match &runs {
+            Some(Cpu2Firmware::WirelessStack { version, .. }) => Some(version.triple()),
+            _ => None,
+        };
+        let ok = match want {
+            Running::Any => stack.is_some(),
+            Running::Nothing => stack.is_none(),
+            Running::Version(a, b, c) => stack == Some((a, b, c)),
+        };
+        if ok {
+            return Ok(());
+        }
+        let what = runs
+            .as_ref()
+            .map_or("nothing that answers".into(), wb_host::fus::describe);
+        Err(match want {
+            Running::Nothing => format!("a wireless stack runs ({what})"),
+            Running::Any => format!("no wireless stack runs: CPU2 runs {what}"),
+            Running::Version(a, b, c) => {
+                format!("stack {a}.{b}.{c} does not run: CPU2 runs {what}")
+            }
+        })
+    }
+
+    fn boots(&self, core: CoreId) -> u32 {
+        self.p.m.boots()[self.boots_before..]
+            .iter()
+            .filter(|b| b.core == core)
+            .count() as u32
+    }
+
+    fn output_has(&self, text: &str) -> bool {
+        self.st
+            .output
+            .iter()
+            .any(|o| o.windows(text.len()).any(|w| w == text.as_bytes()))
+    }
+
+    fn holds(&mut self, c: &Condition) -> bool {
+        let fus = self.st.fus;
+        if c.fus_state.is_some_and(|s| fus.map(|f| f.0) != Some(s))
+            || c.fus_error.is_some_and(|e| fus.map(|f| f.1) != Some(e))
+            || c.fus_idle.is_some_and(|idle| {
+                fus.map(|f| !FusState::from(f.0).is_upgrade_ongoing()) != Some(idle)
+            })
+        {
+            return false;
+        }
+        if c.ws_running
+            .is_some_and(|w| self.running_matches(w).is_err())
+        {
+            return false;
+        }
+        if let Some(want) = c.fus_running {
+            if matches!(self.cpu2_runs(), Some(Cpu2Firmware::Fus { .. })) != want {
+                return false;
+            }
+        }
+        if c.uart.as_ref().is_some_and(|t| !self.output_has(t)) {
+            return false;
+        }
+        for (core, place) in &c.core_at {
+            let Some(addr) = setup::resolve(&self.symbols, *core, place) else {
+                return false;
+            };
+            let there = self.st.hit == Some((*core, addr)) || self.p.m.stats(*core).pc == addr;
+            if !there {
+                return false;
+            }
+        }
+        c.cpu1_boots.is_none_or(|n| self.boots(CoreId::Cpu1) >= n)
+            && c.cpu2_boots.is_none_or(|n| self.boots(CoreId::Cpu2) >= n)
+            && c.flash_ops
+                .is_none_or(|n| self.p.m.flash_op_count() as u64 >= n)
+            && c.power_cuts
+                .is_none_or(|n| self.st.log.power_cuts.len() as u32 >= n)
+    }
+
+    /// The expectations of `e` that do not hold: (key, why). `answer` is the FUS_GET_STATE
+    /// answer asked for them (inner `None`: none came).
+    fn judge(&mut self, e: &Expect, answer: Option<Option<(u8, u8)>>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut fail = |k: &str, why: String| out.push((k.to_string(), why));
+        if let Some(w) = e.ws_running {
+            if let Err(why) = self.running_matches(w) {
+                fail("ws_running", why);
+            }
+        }
+        if let Some(want) = e.fus_running {
+            let runs = matches!(self.cpu2_runs(), Some(Cpu2Firmware::Fus { .. }));
+            if runs != want {
+                fail(
+                    "fus_running",
+                    if want {
+                        "the FUS does not run".into()
+                    } else {
+                        "the FUS runs".into()
+                    },
+                );
+            }
+        }
+        match answer.flatten() {
+            None if e.asks_fus() => fail("fus_state", "FUS_GET_STATE: no answer".into()),
+            None => {}
+            Some((state, error)) => {
+                if let Some(want) = e.fus_state.filter(|w| *w != state) {
+                    fail(
+                        "fus_state",
+                        format!("FUS_GET_STATE answered state {state:#04x}, expected {want:#04x}"),
+                    );
+                }
+                if let Some(want) = e.fus_error.filter(|w| *w != error) {
+                    let name =
+                        |c: u8| wb_inspect::fus::error_name(wb_proto::fus::FusError::from(c));
+                    fail(
+                        "fus_error",
+                        format!(
+                            "FUS_GET_STATE answered error {}, expected {}",
+                            name(error),
+                            name(want)
+                        ),
+                    );
+                }
+            }
+        }
+        let o = self.options();
+        let fields = [
+            ("sfsa", e.sfsa, o.sfr() & 0xFF),
+            ("sbrv", e.sbrv, o.srrvr() & 0x3_FFFF),
+            (
+                "sram2a_secure_kib",
+                e.sram2a_secure_kib,
+                o.sram2a_secure_kib(),
+            ),
+            (
+                "sram2b_secure_kib",
+                e.sram2b_secure_kib,
+                o.sram2b_secure_kib(),
+            ),
+        ];
+        for (key, want, got) in fields {
+            if let Some(want) = want.filter(|w| *w != got) {
+                fail(key, format!("{got:#x} in force, expected {want:#x}"));
+            }
+        }
+        for &(from, to) in &e.unchanged {
+            let len = (to - from) as usize;
+            let now = self.p.m.device();
+            match (self.start.read(from, len), now.read(from, len)) {
+                (Ok(a), Ok(b)) if a == b => {}
+                (Ok(a), Ok(b)) => {
+                    let first = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
+                    fail(
+                        "unchanged",
+                        format!(
+                            "[{from:#010x}, {to:#010x}) changed, first at {:#010x}",
+                            from + first as u32
+                        ),
+                    );
+                }
+                _ => fail(
+                    "unchanged",
+                    format!("[{from:#010x}, {to:#010x}) is not in one persistent memory"),
+                ),
+            }
+        }
+        if !e.allow_faults {
+            for l in &self.st.log.lockups {
+                fail(
+                    "allow_faults",
+                    format!("{} locked up at {} us (pc {})", l.core, l.at_us, l.pc),
+                );
+            }
+            for core in CoreId::ALL {
+                if self.p.m.registers(core).ipsr == 3 {
+                    fail(
+                        "allow_faults",
+                        format!("{core} is in its HardFault handler"),
+                    );
+                }
+            }
+        }
+        for (key, want, got) in [
+            ("cpu1_boots", e.cpu1_boots, self.boots(CoreId::Cpu1)),
+            ("cpu2_boots", e.cpu2_boots, self.boots(CoreId::Cpu2)),
+            (
+                "power_cuts",
+                e.power_cuts,
+                self.st.log.power_cuts.len() as u32,
+            ),
+        ] {
+            if let Some(want) = want.filter(|w| *w != got) {
+                fail(key, format!("{got}, expected {want}"));
+            }
+        }
+        if let Some(bound) = e.max_time.filter(|b| self.p.m.now() > *b) {
+            fail(
+                "max_time",
+                format!(
+                    "the run took {} us, more than {} us",
+                    us(self.p.m.now()),
+                    us(bound)
+                ),
+            );
+        }
+        for t in &e.uart_contains {
+            if !self.output_has(t) {
+                fail("uart_contains", format!("no UART sent {t:?}"));
+            }
+        }
+        for t in &e.uart_lacks {
+            if self.output_has(t) {
+                fail("uart_lacks", format!("a UART sent {t:?}"));
+            }
+        }
+        out
+    }
+}
