@@ -658,12 +658,15 @@ impl Flash {
         self.record_end(op.seq, end, Outcome::Done);
     }
 
-    /// Power is cut while an operation runs: leave it torn. `seed` picks how.
+    /// Power is cut while an operation runs: leave it torn. `seed` picks how, by its class
+    /// `seed % 4`, so that any four consecutive seeds give every outcome:
     ///
-    /// Program: unchanged, fully programmed, or a seeded subset of the bits programmed with an
-    /// invalid ECC. Erase: a seeded prefix erased, the boundary double-word invalid. Fast row:
-    /// a prefix of double-words programmed, the boundary one torn. Option bytes: value written,
-    /// complement not (the next load fails its check).
+    /// - 0: unchanged (the cells were not reached yet);
+    /// - 1: done, as if the operation had ended;
+    /// - 2 and 3: partly done, a seeded amount. Program: a subset of the bits programmed, the
+    ///   ECC invalid. Fast row: a prefix of double-words programmed, the boundary one torn.
+    ///   Erase: a prefix erased, the boundary double-word invalid. Option bytes: the values
+    ///   written, one slot's complement not (the next load fails its check).
     pub fn tear(&mut self, now: Picos, seed: u64, mem: &mut FlashMem) -> Option<u64> {
         let op = self.running.take()?;
         let mut rng = SplitMix(seed);
@@ -672,16 +675,11 @@ impl Flash {
             self.record_end(op.seq, now, Outcome::Torn);
             return Some(op.seq);
         }
-        match &op.kind {
-            OpKind::Program { offset, data } => match rng.next() % 3 {
-                0 => {}
-                1 => {
-                    mem.set_dw(*offset, mem.dw(*offset) & data);
-                    self.changed.push((*offset, offset + DOUBLE_WORD));
-                }
-                _ => self.tear_dw(*offset, *data, &mut rng, mem),
-            },
-            OpKind::FastRow { offset, data } => {
+        match (seed % 4, &op.kind) {
+            (0, _) => {}
+            (1, kind) => apply(kind, mem, &mut self.ecc, &mut self.changed),
+            (_, OpKind::Program { offset, data }) => self.tear_dw(*offset, *data, &mut rng, mem),
+            (_, OpKind::FastRow { offset, data }) => {
                 let done = (rng.next() % 64) as u32;
                 for (k, d) in data.iter().enumerate().take(done as usize) {
                     let o = offset + k as u32 * DOUBLE_WORD;
@@ -695,13 +693,13 @@ impl Flash {
                     mem,
                 );
             }
-            OpKind::PageErase { page } => {
+            (_, OpKind::PageErase { page }) => {
                 self.tear_erase(page * PAGE_SIZE, PAGE_SIZE, &mut rng, mem)
             }
-            OpKind::MassErase { end_page } => {
+            (_, OpKind::MassErase { end_page }) => {
                 self.tear_erase(0, end_page * PAGE_SIZE, &mut rng, mem)
             }
-            OpKind::OptionProgram { values } => {
+            (_, OpKind::OptionProgram { values }) => {
                 let slot = (rng.next() % OPTION_SLOTS.len() as u64) as usize;
                 values.store(mem.ob);
                 let at = OPTION_SLOTS[slot].area_offset as usize + 4;
@@ -1648,34 +1646,36 @@ mod tests {
 
     #[test]
     fn torn_operations() {
-        // Over many seeds a torn program ends in each of its three states.
-        let mut seen = [false; 3];
-        for seed in 0..32 {
-            let mut r = Rig::new(OptionBytes::default());
-            r.unlock(Cpu1);
-            r.w(Cpu1, reg::CR, cr::PG).unwrap();
-            r.store(Cpu1, 0x800, 0x0000_FFFF);
-            r.store(Cpu1, 0x804, 0xFFFF_0000);
-            let mut mem = FlashMem {
-                main: &mut r.main,
-                ob: &mut r.ob,
-            };
-            assert_eq!(r.f.tear(r.now, seed, &mut mem), Some(1));
-            let v = r.dw(0x800);
-            let bad = r.f.ecc_errors().contains_key(&(0x800 / 8));
-            match (v, bad) {
-                (u64::MAX, false) => seen[0] = true,
-                (0xFFFF_0000_0000_FFFF, false) => seen[1] = true,
-                (v, true) => {
-                    // Only bits the program would clear are cleared.
-                    assert_eq!(v & 0xFFFF_0000_0000_FFFF, 0xFFFF_0000_0000_FFFF);
-                    seen[2] = true;
+        // Any four consecutive seeds leave a torn program in each of its three states.
+        for first in 0..8 {
+            let mut seen = [false; 3];
+            for seed in first..first + 4 {
+                let mut r = Rig::new(OptionBytes::default());
+                r.unlock(Cpu1);
+                r.w(Cpu1, reg::CR, cr::PG).unwrap();
+                r.store(Cpu1, 0x800, 0x0000_FFFF);
+                r.store(Cpu1, 0x804, 0xFFFF_0000);
+                let mut mem = FlashMem {
+                    main: &mut r.main,
+                    ob: &mut r.ob,
+                };
+                assert_eq!(r.f.tear(r.now, seed, &mut mem), Some(1));
+                let v = r.dw(0x800);
+                let bad = r.f.ecc_errors().contains_key(&(0x800 / 8));
+                match (v, bad) {
+                    (u64::MAX, false) => seen[0] = true,
+                    (0xFFFF_0000_0000_FFFF, false) => seen[1] = true,
+                    (v, true) => {
+                        // Only bits the program would clear are cleared.
+                        assert_eq!(v & 0xFFFF_0000_0000_FFFF, 0xFFFF_0000_0000_FFFF);
+                        seen[2] = true;
+                    }
+                    other => panic!("torn program left {other:x?}"),
                 }
-                other => panic!("torn program left {other:x?}"),
+                assert_eq!(r.f.log()[0].outcome, Outcome::Torn);
             }
-            assert_eq!(r.f.log()[0].outcome, Outcome::Torn);
+            assert_eq!(seen, [true; 3], "seeds {first}..{}", first + 4);
         }
-        assert_eq!(seen, [true; 3]);
 
         let mut r = Rig::new(OptionBytes::default());
         r.unlock(Cpu1);

@@ -92,7 +92,9 @@ pub struct Args {
     /// at:T (T microseconds of simulated time). The chip powers on again and the run goes on.
     #[arg(long, value_parser = parse_cut)]
     cut_power: Option<PowerCut>,
-    /// Seed deciding how a torn flash operation ends.
+    /// Seed deciding how a torn flash operation ends, by seed % 4: 0 unchanged, 1 done, 2 and
+    /// 3 partly done (a seeded part; a program's ECC left invalid, an option byte's complement
+    /// not written).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Lock-step quantum in nanoseconds.
