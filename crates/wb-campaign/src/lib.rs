@@ -5,7 +5,10 @@
 //! - [`run`]: the host working through the steps as the machine runs; its state is plain
 //!   data, so a run can be checkpointed and resumed anywhere.
 //! - [`record`] and [`report`]: what a run did, and the verdict.
+//! - [`campaign`]: a scenario's fault plan, its cases branched from a checkpointed golden
+//!   run, verdicts, and their JUnit/JSON output.
 
+pub mod campaign;
 pub mod record;
 pub mod report;
 pub mod run;

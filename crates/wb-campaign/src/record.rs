@@ -9,7 +9,8 @@ use crate::scenario::{Action, Step};
 pub struct Log {
     pub steps: Vec<StepRecord>,
     pub exchanges: Vec<ExchangeRecord>,
-    pub power_cuts: Vec<CutRecord>,
+    /// Power cuts and external resets a step or a campaign armed or made.
+    pub faults: Vec<FaultRecord>,
     pub lockups: Vec<LockupRecord>,
     pub failures: Vec<Failure>,
 }
@@ -99,11 +100,13 @@ impl ExchangeRecord {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CutRecord {
-    /// The step that armed or made it.
+pub struct FaultRecord {
+    /// "power-cut" or "reset" (the NRST pin).
+    pub kind: &'static str,
+    /// The step that armed or made it (none: a campaign's).
     pub step: Option<usize>,
-    /// The cut as the step gave it ("during:page-erase#2", "now").
-    pub plan: Option<String>,
+    /// When it was to fall ("during:page-erase#2", "now").
+    pub plan: String,
     pub at_us: f64,
     /// The flash operation it tore or dropped.
     pub torn_op: Option<u64>,

@@ -9,7 +9,7 @@ use wb_inspect::flash_ops::FlashOp;
 use wb_inspect::{hex32, us};
 use wb_machine::CoreId;
 
-use crate::record::{CutRecord, ExchangeRecord, Failure, LockupRecord, StepRecord};
+use crate::record::{ExchangeRecord, Failure, FaultRecord, LockupRecord, StepRecord};
 use crate::run::Run;
 
 #[derive(Serialize)]
@@ -24,7 +24,7 @@ pub struct Report {
     pub host_ms: f64,
     pub steps: Vec<StepRecord>,
     pub exchanges: Vec<ExchangeRecord>,
-    pub power_cuts: Vec<CutRecord>,
+    pub faults: Vec<FaultRecord>,
     pub lockups: Vec<LockupRecord>,
     /// What each UART sent (ports that sent nothing are left out), as text.
     pub uart_output: BTreeMap<&'static str, String>,
@@ -67,7 +67,7 @@ impl Report {
             host_ms,
             steps: log.steps.clone(),
             exchanges: log.exchanges.clone(),
-            power_cuts: log.power_cuts.clone(),
+            faults: log.faults.clone(),
             lockups: log.lockups.clone(),
             uart_output: ["usart1", "lpuart1"]
                 .into_iter()

@@ -6,15 +6,15 @@
 //! a condition, and as its client's tasks ask (a command's answer, CPU2's READY); it acts only
 //! then. The same scenario gives the same looks, so the same run, cycle for cycle.
 
-use wb_host::task::{packet, Answer, Boot, Command, Sent, Step as TaskStep};
+use wb_host::task::{packet, Answer, Boot, Command, HashFrom, Sent, Step as TaskStep};
 use wb_host::{Probe, ProbeError};
 use wb_inspect::info_table::{self, Cpu2Firmware};
 use wb_inspect::options::Options;
-use wb_machine::{CoreId, Device, Exit, Picos, ResetCause, Snapshot, Uart};
-use wb_periph::picos::{MS, US};
+use wb_machine::{CoreId, Device, Exit, Injection, Picos, PowerCut, ResetCause, Snapshot, Uart};
+use wb_periph::picos::{self, MS, US};
 use wb_proto::fus::FusState;
 
-use crate::record::{CutRecord, ExchangeRecord, Failure, LockupRecord, Log, StepRecord};
+use crate::record::{ExchangeRecord, Failure, FaultRecord, LockupRecord, Log, StepRecord};
 use crate::scenario::{
     Action, Condition, Expect, Running, Scenario, ScenarioError, Step, DEFAULT_ANSWER,
 };
@@ -39,11 +39,30 @@ pub struct State {
     pub log: Log,
     /// Everything each UART sent.
     pub output: [Vec<u8>; 2],
-    /// The step whose cut is armed.
-    armed: Option<usize>,
+    /// The fault armed in the machine: who armed it, when it falls, what it is.
+    armed: Option<Armed>,
     /// A breakpoint a wait asked for was reached.
     hit: Option<(CoreId, u32)>,
+    /// A fault fell and the host has not acted since.
+    keying: bool,
+    /// `Run::power_on_key` as the host was about to act for the first time after a fault
+    /// (`None` inside: the machine had moved), and the time then.
+    pub fault_key: Option<(Option<u64>, Picos)>,
     pub finished: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Armed {
+    step: Option<usize>,
+    cut: PowerCut,
+    injection: Injection,
+}
+
+fn kind(i: Injection) -> &'static str {
+    match i {
+        Injection::PowerCut { .. } => "power-cut",
+        Injection::Reset { .. } => "reset",
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -126,12 +145,130 @@ impl<'s> Run<'s> {
                 output: Default::default(),
                 armed: None,
                 hit: None,
+                keying: false,
+                fault_key: None,
                 finished: false,
             },
             symbols,
             start,
             boots_before,
         })
+    }
+
+    /// Arm a fault in the machine; refused while another is armed (the machine holds one).
+    pub fn arm(
+        &mut self,
+        step: Option<usize>,
+        cut: PowerCut,
+        injection: Injection,
+    ) -> Result<(), String> {
+        if let Some(a) = &self.st.armed {
+            let by = a.step.map_or("the campaign".into(), |i| {
+                format!("line {}", self.sc.steps[i].line)
+            });
+            return Err(format!(
+                "the fault armed by {by} has not fallen yet: one at a time"
+            ));
+        }
+        self.p.m.arm_fault(cut, injection);
+        self.st.armed = Some(Armed {
+            step,
+            cut,
+            injection,
+        });
+        Ok(())
+    }
+
+    /// The first time the host acts after a fault: take the key of the state it acts on.
+    fn before_acting(&mut self) {
+        if std::mem::take(&mut self.st.keying) {
+            self.st.fault_key = Some((self.power_on_key(), self.p.m.now()));
+        }
+    }
+
+    /// Right after a power-on, a digest of everything that decides the rest of the run up
+    /// to a shift in time: the machine's (`Machine::power_on_digest`), what the host is doing
+    /// with its deadlines as times left, the steps' times to come, and what the end checks
+    /// look at that has happened already (failures, faults, lockups, boots, UART output).
+    /// Two runs with equal keys end the same, each from its own now. `None` when the machine
+    /// is not at a power-on.
+    pub fn power_on_key(&self) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let machine = self.p.m.power_on_digest()?;
+        let now = self.p.m.now();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        machine.hash(&mut h);
+        self.p.readies.hash(&mut h);
+        let st = &self.st;
+        (st.step, st.fus, st.hit, st.finished, &st.output).hash(&mut h);
+        match &st.phase {
+            Phase::Begin => h.write_u8(0),
+            Phase::Waiting { deadline, poll } => {
+                h.write_u8(1);
+                h.write_u64(deadline.saturating_sub(now));
+                match poll {
+                    None => h.write_u8(0),
+                    Some(Poll::Sleep { until }) => {
+                        h.write_u8(1);
+                        h.write_u64(until.saturating_sub(now));
+                    }
+                    Some(Poll::Booting(b)) => {
+                        h.write_u8(2);
+                        b.hash_from(now, &mut h);
+                    }
+                    Some(Poll::Asking(a)) => {
+                        h.write_u8(3);
+                        a.hash_from(now, &mut h);
+                    }
+                }
+            }
+            Phase::Acting(Act::Command { task, tries_left }) => {
+                h.write_u8(2);
+                task.hash_from(now, &mut h);
+                h.write_u32(*tries_left);
+            }
+            Phase::Acting(Act::AskThenCheck(task)) => {
+                h.write_u8(3);
+                task.hash_from(now, &mut h);
+            }
+        }
+        // A step to come at a set time: how long until then.
+        for s in &self.sc.steps[st.step.min(self.sc.steps.len())..] {
+            h.write_u64(s.at.map_or(0, |t| t.saturating_sub(now)));
+        }
+        let log = &st.log;
+        for f in &log.failures {
+            (f.line, &f.key).hash(&mut h);
+        }
+        (log.faults.len(), self.power_cuts(), log.lockups.len()).hash(&mut h);
+        for core in CoreId::ALL {
+            self.boots(core).hash(&mut h);
+        }
+        st.armed.is_some().hash(&mut h);
+        Some(h.finish())
+    }
+
+    /// Whether CPU2 still answers: after an NRST reset (CPU1 held, as a debugger would), it
+    /// sends READY and answers FUS_GET_STATE, whatever it runs; a second reset and try if
+    /// not. The run's machine is used up.
+    pub fn reachable(&mut self) -> bool {
+        self.p.m.catch_cpu1_reset(true);
+        self.p.m.set_breakpoints(CoreId::Cpu1, &[]);
+        self.p.m.set_breakpoints(CoreId::Cpu2, &[]);
+        for _ in 0..2 {
+            self.p.m.reset(ResetCause::Pin);
+            let answered = self.p.boot_cpu2().ok().flatten().is_some()
+                && self.p.get_state().ok().flatten().is_some();
+            if answered {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The device as the run started.
+    pub fn start_device(&self) -> &Device {
+        &self.start
     }
 
     /// How many boots of the log belong to this run (from its power-on).
@@ -172,8 +309,8 @@ impl<'s> Run<'s> {
         }
         if self.p.m.now() >= self.sc.max_time && !self.st.finished {
             let why = format!(
-                "the run reached max_time ({} us) before its end",
-                us(self.sc.max_time)
+                "the run reached max_time ({}) before its end",
+                picos::text(self.sc.max_time)
             );
             self.abort(self.current_line(), "max_time", why);
             return Ok(false);
@@ -187,13 +324,10 @@ impl<'s> Run<'s> {
         match exit {
             Exit::Limit => {}
             Exit::Halted => self.p.m.advance_halted(limit),
-            Exit::PowerCut(torn) => {
-                let step = self.st.armed.take();
-                let plan = step.and_then(|i| match &self.sc.steps[i].action {
-                    Action::Arm { cut, .. } => Some(cut.to_string()),
-                    _ => None,
-                });
-                self.record_cut(step, plan, torn);
+            Exit::PowerCut(torn) | Exit::ExternalReset(torn) => {
+                let a = self.st.armed.take().expect("only an armed fault falls");
+                self.st.keying = self.st.fault_key.is_none();
+                self.record_fault(a.injection, a.step, a.cut.to_string(), torn);
             }
             Exit::Lockup(core) => self.st.log.lockups.push(LockupRecord {
                 core: core.name(),
@@ -228,8 +362,9 @@ impl<'s> Run<'s> {
             .map_or(self.sc.expect.line, |s| s.line)
     }
 
-    fn record_cut(&mut self, step: Option<usize>, plan: Option<String>, torn: Option<u64>) {
-        self.st.log.power_cuts.push(CutRecord {
+    fn record_fault(&mut self, i: Injection, step: Option<usize>, plan: String, torn: Option<u64>) {
+        self.st.log.faults.push(FaultRecord {
+            kind: kind(i),
             step,
             plan,
             at_us: us(self.p.m.now()),
@@ -305,8 +440,8 @@ impl<'s> Run<'s> {
                         continue;
                     }
                     if now >= deadline {
-                        self.end_step(format!("timed out after {} us", us(w.timeout)));
-                        let why = format!("the wait did not end within {} us", us(w.timeout));
+                        self.end_step(format!("timed out after {}", picos::text(w.timeout)));
+                        let why = format!("the wait did not end within {}", picos::text(w.timeout));
                         self.abort(step.line, "wait", why);
                         return Ok(None);
                     }
@@ -370,6 +505,7 @@ impl<'s> Run<'s> {
                 Poll::Sleep { until } if now < until => return Ok((poll, until)),
                 Poll::Sleep { .. } => {
                     if !self.p.cpu2_started()? {
+                        self.before_acting();
                         poll = Poll::Booting(Boot::start(&mut self.p)?);
                     } else if self.stack_runs() {
                         return Ok((
@@ -379,6 +515,7 @@ impl<'s> Run<'s> {
                             now + period,
                         ));
                     } else {
+                        self.before_acting();
                         poll =
                             Poll::Asking(Answer::send(&mut self.p, &get_state(), DEFAULT_ANSWER)?);
                     }
@@ -431,6 +568,7 @@ impl<'s> Run<'s> {
     }
 
     fn start_action(&mut self, step: &Step) -> Result<Phase, RunError> {
+        self.before_acting();
         match &step.action {
             Action::Command {
                 packet,
@@ -494,23 +632,15 @@ impl<'s> Run<'s> {
             }
             Action::CutNow { seed } => {
                 let torn = self.p.m.cut_power(*seed);
-                self.record_cut(Some(self.st.step), Some("now".into()), torn);
+                let i = Injection::PowerCut { seed: *seed };
+                self.record_fault(i, Some(self.st.step), "now".into(), torn);
                 self.end_step("power cut".into());
             }
             Action::Arm { cut, seed } => {
-                if let Some(earlier) = self.st.armed {
-                    let line = self.sc.steps[earlier].line;
-                    self.fail(
-                        step.line,
-                        "cut",
-                        format!(
-                            "the cut armed at line {line} has not fallen yet: one cut at a time"
-                        ),
-                    );
-                } else {
-                    self.p.m.arm_power_cut(*cut, *seed);
-                    self.st.armed = Some(self.st.step);
-                    self.end_step(format!("armed {cut}"));
+                let injection = Injection::PowerCut { seed: *seed };
+                match self.arm(Some(self.st.step), *cut, injection) {
+                    Ok(()) => self.end_step(format!("armed {cut}")),
+                    Err(why) => self.fail(step.line, "cut", why),
                 }
             }
             Action::Place { name, bytes, to } => {
@@ -589,6 +719,7 @@ impl<'s> Run<'s> {
                         }
                     }
                     _ if tries_left > 0 => {
+                        self.before_acting();
                         let task = Command::start(&mut self.p, packet.clone(), *timeout)?;
                         return Ok(Some((
                             Act::Command {
@@ -658,6 +789,7 @@ impl<'s> Run<'s> {
         let phase = std::mem::replace(&mut self.st.phase, Phase::Begin);
         let answer = match phase {
             Phase::Begin if e.asks_fus() => {
+                self.before_acting();
                 let task = Command::start(&mut self.p, get_state(), DEFAULT_ANSWER)?;
                 self.st.phase = Phase::Acting(Act::AskThenCheck(task));
                 return Ok(Some(self.p.m.now()));
@@ -678,12 +810,16 @@ impl<'s> Run<'s> {
             _ => None,
         };
         let mut failures = self.judge(e, answer);
-        if let Some(i) = self.st.armed {
-            let s = &self.sc.steps[i];
-            failures.push((
-                "cut".into(),
-                format!("the cut armed at line {} never fell", s.line),
-            ));
+        if let Some(a) = &self.st.armed {
+            let by = a.step.map_or("the campaign".into(), |i| {
+                format!("line {}", sc.steps[i].line)
+            });
+            let why = format!(
+                "the {} {} armed by {by} never fell",
+                kind(a.injection),
+                a.cut
+            );
+            failures.push(("cut".into(), why));
         }
         for (key, why) in failures {
             self.fail(self.sc.expect.line, &key, why);
@@ -733,6 +869,15 @@ impl<'s> Run<'s> {
                 format!("stack {a}.{b}.{c} does not run: CPU2 runs {what}")
             }
         })
+    }
+
+    fn power_cuts(&self) -> u32 {
+        self.st
+            .log
+            .faults
+            .iter()
+            .filter(|f| f.kind == "power-cut")
+            .count() as u32
     }
 
     fn boots(&self, core: CoreId) -> u32 {
@@ -785,8 +930,7 @@ impl<'s> Run<'s> {
             && c.cpu2_boots.is_none_or(|n| self.boots(CoreId::Cpu2) >= n)
             && c.flash_ops
                 .is_none_or(|n| self.p.m.flash_op_count() as u64 >= n)
-            && c.power_cuts
-                .is_none_or(|n| self.st.log.power_cuts.len() as u32 >= n)
+            && c.power_cuts.is_none_or(|n| self.power_cuts() >= n)
     }
 
     /// The expectations of `e` that do not hold: (key, why). `answer` is the FUS_GET_STATE
@@ -896,11 +1040,7 @@ impl<'s> Run<'s> {
         for (key, want, got) in [
             ("cpu1_boots", e.cpu1_boots, self.boots(CoreId::Cpu1)),
             ("cpu2_boots", e.cpu2_boots, self.boots(CoreId::Cpu2)),
-            (
-                "power_cuts",
-                e.power_cuts,
-                self.st.log.power_cuts.len() as u32,
-            ),
+            ("power_cuts", e.power_cuts, self.power_cuts()),
         ] {
             if let Some(want) = want.filter(|w| *w != got) {
                 fail(key, format!("{got}, expected {want}"));
@@ -910,9 +1050,9 @@ impl<'s> Run<'s> {
             fail(
                 "max_time",
                 format!(
-                    "the run took {} us, more than {} us",
-                    us(self.p.m.now()),
-                    us(bound)
+                    "the run took {}, more than {}",
+                    picos::text(self.p.m.now()),
+                    picos::text(bound)
                 ),
             );
         }

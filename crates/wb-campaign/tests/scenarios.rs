@@ -146,9 +146,12 @@ power_cuts = 2
     );
     let r = run(&sc);
     assert!(r.passed(), "{:#?}", r.failures);
-    assert_eq!(r.power_cuts.len(), 2);
-    assert_eq!(r.power_cuts[1].plan.as_deref(), Some("at:4000"));
-    assert_eq!(r.power_cuts[1].at_us, 4000.0);
+    assert_eq!(r.faults.len(), 2);
+    assert_eq!(
+        (r.faults[1].kind, r.faults[1].plan.as_str()),
+        ("power-cut", "at:4000")
+    );
+    assert_eq!(r.faults[1].at_us, 4000.0);
     // SRAM is lost at a power cut; the write before the first reset was read back before it.
     assert_eq!(r.steps[1].outcome, "0x12345678");
 }

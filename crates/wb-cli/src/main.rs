@@ -39,6 +39,9 @@ enum Command {
     /// Check or run a scenario file: a device, images, a timeline of host steps and power
     /// cuts, and the expectations the run is judged by (docs/scenarios.md).
     Scenario(cmd::scenario::Args),
+    /// Fault-injection campaign: a scenario run once per power cut or reset of its fault
+    /// plan, each case judged (pass, fail, brick, hang), with JUnit and JSON for CI.
+    Campaign(Box<cmd::campaign::Args>),
 }
 
 /// Log lines carry the simulated time of the machine that logged (and the host time since
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Firmware(a) => cmd::firmware::run(a),
         Command::Fus(a) => cmd::fus::run(a),
         Command::Scenario(a) => cmd::scenario::run(a),
+        Command::Campaign(a) => cmd::campaign::run(*a),
     };
     match result {
         Ok(code) => code,

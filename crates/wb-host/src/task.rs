@@ -215,3 +215,54 @@ impl Command {
         }
     }
 }
+
+/// Feed `h` with a task as seen from `now`: its deadlines as times left, so that two equal
+/// tasks started at different times hash the same.
+pub trait HashFrom {
+    fn hash_from(&self, now: Picos, h: &mut dyn std::hash::Hasher);
+}
+
+fn left(deadline: Picos, now: Picos, h: &mut dyn std::hash::Hasher) {
+    h.write_u64(deadline.saturating_sub(now));
+}
+
+impl HashFrom for Boot {
+    fn hash_from(&self, now: Picos, h: &mut dyn std::hash::Hasher) {
+        match self {
+            Boot::Hse => h.write_u8(0),
+            Boot::Pll => h.write_u8(1),
+            Boot::Ready { seen, deadline } => {
+                h.write_u8(2);
+                h.write_usize(*seen);
+                left(*deadline, now, h);
+            }
+        }
+    }
+}
+
+impl HashFrom for Answer {
+    fn hash_from(&self, now: Picos, h: &mut dyn std::hash::Hasher) {
+        left(self.deadline, now, h);
+    }
+}
+
+impl HashFrom for Command {
+    fn hash_from(&self, now: Picos, h: &mut dyn std::hash::Hasher) {
+        match self {
+            Command::Booting {
+                boot,
+                packet,
+                within,
+            } => {
+                h.write_u8(0);
+                boot.hash_from(now, h);
+                h.write(packet);
+                h.write_u64(*within);
+            }
+            Command::Answering(a) => {
+                h.write_u8(1);
+                a.hash_from(now, h);
+            }
+        }
+    }
+}

@@ -123,6 +123,7 @@ mod tests {
             core,
             vector,
             cause,
+            insns: [0, 0],
         }
     }
 

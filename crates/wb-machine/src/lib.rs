@@ -29,8 +29,8 @@ pub use crate::clock::Clocks;
 pub use crate::core::{BootAlias, RunState};
 pub use crate::device::{Device, DeviceError};
 pub use crate::machine::{
-    Boot, BootCause, Config, CoreStats, CutPoint, Exit, Machine, MachineError, OpMatch, PowerCut,
-    Snapshot, DEFAULT_SAFEBOOT_VECTOR,
+    Boot, BootCause, Config, CoreStats, CutPoint, Exit, Injection, Machine, MachineError, OpMatch,
+    PowerCut, Snapshot, DEFAULT_SAFEBOOT_VECTOR,
 };
 pub use crate::registers::{CoreRegisters, FaultStatus};
 pub use unicorn_engine::RegisterARM;

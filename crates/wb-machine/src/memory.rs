@@ -194,6 +194,13 @@ impl Memories {
         self.bufs.iter().map(|b| b.to_vec()).collect()
     }
 
+    /// Feed every buffer to `h`.
+    pub fn hash_all(&self, h: &mut impl std::hash::Hasher) {
+        for b in &self.bufs {
+            h.write(b);
+        }
+    }
+
     /// Restore every buffer from [`Memories::copy_all`] output, in place (pointers stay valid).
     pub fn restore_all(&mut self, data: &[Vec<u8>]) {
         for (buf, src) in self.bufs.iter_mut().zip(data) {

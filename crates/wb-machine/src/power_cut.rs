@@ -35,8 +35,19 @@ pub enum PowerCut {
     Matching { op: OpMatch, point: CutPoint },
 }
 
+/// What falls when an armed [`PowerCut`] is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Injection {
+    /// The power goes: volatile state is lost, the chip powers on again. `seed` decides how
+    /// an operation in progress is torn.
+    PowerCut { seed: u64 },
+    /// A reset through the NRST pin: SRAM is kept; an operation in progress is interrupted as
+    /// a power cut would leave it.
+    Reset { seed: u64 },
+}
+
 /// Where in a flash operation a cut falls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CutPoint {
     Before,
     During,

@@ -666,7 +666,8 @@ impl Flash {
     /// - 2 and 3: partly done, a seeded amount. Program: a subset of the bits programmed, the
     ///   ECC invalid. Fast row: a prefix of double-words programmed, the boundary one torn.
     ///   Erase: a prefix erased, the boundary double-word invalid. Option bytes: the values
-    ///   written, one slot's complement not (the next load fails its check).
+    ///   written, the complement of one slot the program changes not (the next load fails its
+    ///   check).
     pub fn tear(&mut self, now: Picos, seed: u64, mem: &mut FlashMem) -> Option<u64> {
         let op = self.running.take()?;
         let mut rng = SplitMix(seed);
@@ -700,7 +701,22 @@ impl Flash {
                 self.tear_erase(0, end_page * PAGE_SIZE, &mut rng, mem)
             }
             (_, OpKind::OptionProgram { values }) => {
-                let slot = (rng.next() % OPTION_SLOTS.len() as u64) as usize;
+                // The torn slot is one the program changes (any, if it changes none): the
+                // others end as they were either way.
+                let stored = |i: usize, ob: &[u8]| {
+                    let at = OPTION_SLOTS[i].area_offset as usize;
+                    u32::from_le_bytes(ob[at..at + 4].try_into().expect("4 bytes"))
+                };
+                let mut new = mem.ob.to_vec();
+                values.store(&mut new);
+                let changed: Vec<usize> = (0..OPTION_SLOTS.len())
+                    .filter(|&i| stored(i, &new) != stored(i, mem.ob))
+                    .collect();
+                let pick = rng.next();
+                let slot = match changed.len() {
+                    0 => (pick % OPTION_SLOTS.len() as u64) as usize,
+                    n => changed[(pick % n as u64) as usize],
+                };
                 values.store(mem.ob);
                 let at = OPTION_SLOTS[slot].area_offset as usize + 4;
                 mem.ob[at..at + 4].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());

@@ -91,9 +91,35 @@ pub mod picos {
         Ok(ps)
     }
 
+    /// A span as text in the largest unit that keeps it exact ("20 s", "1.5 ms", "62.5 ns").
+    pub fn text(ps: Picos) -> String {
+        for (unit, scale) in [("s", S), ("ms", MS), ("us", US), ("ns", NS)] {
+            if ps >= scale {
+                let whole = ps / scale;
+                let frac = ps % scale;
+                if frac == 0 {
+                    return format!("{whole} {unit}");
+                }
+                let digits = scale.ilog10() as usize;
+                let f = format!("{frac:0digits$}");
+                return format!("{whole}.{} {unit}", f.trim_end_matches('0'));
+            }
+        }
+        format!("{ps} ps")
+    }
+
     #[cfg(test)]
     mod tests {
-        use super::parse;
+        use super::{parse, text};
+
+        #[test]
+        fn spans_read_as_text_in_their_largest_exact_unit() {
+            assert_eq!(text(20 * super::S), "20 s");
+            assert_eq!(text(1_500 * super::US), "1.5 ms");
+            assert_eq!(text(62_500), "62.5 ns");
+            assert_eq!(text(7), "7 ps");
+            assert_eq!(parse(&text(1_234_567_891)).unwrap(), 1_234_567_891);
+        }
 
         #[test]
         fn durations_are_exact_to_the_picosecond() {
@@ -218,8 +244,9 @@ pub enum ResetKind {
 
 /// A memory-mapped peripheral.
 ///
-/// `Send` so that a machine can be moved to another thread; `Debug` so state can be inspected.
-pub trait Peripheral: fmt::Debug + Send {
+/// `Send` so that a machine can be moved to another thread, `Sync` so that snapshots can be
+/// shared by threads that branch from them; `Debug` so state can be inspected.
+pub trait Peripheral: fmt::Debug + Send + Sync {
     /// Short name, also used as the tracing target suffix.
     fn name(&self) -> &'static str;
 
@@ -234,6 +261,11 @@ pub trait Peripheral: fmt::Debug + Send {
 
     /// Return to the reset state for `kind`.
     fn reset(&mut self, kind: ResetKind);
+
+    /// Feed `h` with the state that outlives a power-on reset and can change what the
+    /// peripheral does next. By default nothing does: `reset` starts it afresh. Campaigns use
+    /// it to tell that two runs are in the same state at a power-on.
+    fn carried_over(&self, _h: &mut dyn std::hash::Hasher) {}
 
     /// The earliest time at which the peripheral has timed work to do, if any.
     fn next_event(&self) -> Option<Picos> {

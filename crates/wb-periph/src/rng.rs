@@ -502,6 +502,13 @@ impl Peripheral for Rng {
         Ok(())
     }
 
+    fn carried_over(&self, h: &mut dyn std::hash::Hasher) {
+        for w in self.gen.s {
+            h.write_u64(w);
+        }
+        h.write_u64(self.gen.spare.map_or(u64::MAX, u64::from));
+    }
+
     fn reset(&mut self, _kind: ResetKind) {
         // The generator keeps its state: a noise source does not repeat after a reset.
         let gen = self.gen.clone();

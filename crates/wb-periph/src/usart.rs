@@ -355,6 +355,12 @@ impl Peripheral for Usart {
         Ok(())
     }
 
+    fn carried_over(&self, h: &mut dyn std::hash::Hasher) {
+        // The line outside the chip: bytes waiting for the receiver, bytes not yet taken.
+        h.write(format!("{:?}", self.incoming).as_bytes());
+        h.write(&self.sent);
+    }
+
     fn reset(&mut self, _kind: ResetKind) {
         let (kind, clock_hz) = (self.kind, self.clock_hz);
         let incoming = std::mem::take(&mut self.incoming);

@@ -24,6 +24,27 @@ pub struct File {
     #[serde(default)]
     pub step: Vec<Spanned<StepFile>>,
     pub expect: Option<Spanned<ExpectFile>>,
+    pub campaign: Option<Spanned<CampaignFile>>,
+}
+
+/// The fault plan of `wbemu campaign`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignFile {
+    /// "power-cut" and/or "reset".
+    pub faults: Option<Vec<Spanned<String>>>,
+    /// "before", "during", "after".
+    pub points: Option<Vec<Spanned<String>>>,
+    /// Seeds of a fault during an operation: 0..seeds.
+    pub seeds: Option<Spanned<u64>>,
+    /// The flash operations [first, last] (from 1) faults fall at.
+    pub ops: Option<Spanned<Vec<u64>>>,
+    /// The kinds of operation faults fall at.
+    pub kinds: Option<Vec<Spanned<String>>>,
+    /// Also a fault at every multiple of this time.
+    pub every: Option<Spanned<String>>,
+    /// Whether faults fall at flash operations (default true).
+    pub at_ops: Option<bool>,
 }
 
 #[derive(Deserialize)]

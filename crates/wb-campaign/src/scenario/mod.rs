@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use wb_firmware::images::{Stack, WS_1_0_0, WS_1_1_0};
 use wb_machine::{CoreId, Device, Picos, PowerCut, Uart};
-use wb_periph::flash::OPTION_SLOTS;
+use wb_periph::flash::{FlashOpKind, OPTION_SLOTS};
 use wb_periph::picos;
 use wb_proto::fus::{FusError, Opcode};
 use wb_proto::layout::operator as op;
 
-use file::{ConditionFile, CoreFile, ExpectFile, StepFile};
+use crate::campaign::plan::{FaultKind, Plan};
+use file::{CampaignFile, ConditionFile, CoreFile, ExpectFile, StepFile};
+use wb_machine::CutPoint;
 
 /// A scenario file that cannot be run: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +45,8 @@ pub struct Scenario {
     pub expect: Expect,
     pub max_time: Picos,
     pub seed: u64,
+    /// The fault plan of `wbemu campaign` (`[campaign]`).
+    pub campaign: Option<Plan>,
 }
 
 /// An image a core boots.
@@ -363,8 +367,94 @@ impl Scenario {
             expect,
             max_time,
             seed,
+            campaign: f.campaign.as_ref().map(|c| plan(&src, c)).transpose()?,
         })
     }
+}
+
+fn plan(src: &Source, c: &Spanned<CampaignFile>) -> Result<Plan, ScenarioError> {
+    let cf = c.get_ref();
+    let mut plan = Plan::default();
+    if let Some(faults) = &cf.faults {
+        plan.faults = faults
+            .iter()
+            .map(|f| {
+                FaultKind::from_name(f.get_ref()).ok_or_else(|| {
+                    src.at(
+                        f,
+                        "campaign.faults",
+                        format!("{:?}: power-cut or reset", f.get_ref()),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(points) = &cf.points {
+        plan.points = points
+            .iter()
+            .map(|p| match p.get_ref().as_str() {
+                "before" => Ok(CutPoint::Before),
+                "during" => Ok(CutPoint::During),
+                "after" => Ok(CutPoint::After),
+                other => Err(src.at(
+                    p,
+                    "campaign.points",
+                    format!("{other:?}: before, during or after"),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(seeds) = &cf.seeds {
+        if *seeds.get_ref() == 0 {
+            return Err(src.at(
+                seeds,
+                "campaign.seeds",
+                "a fault during an operation needs at least one seed",
+            ));
+        }
+        plan.seeds = *seeds.get_ref();
+    }
+    if let Some(ops) = &cf.ops {
+        match ops.get_ref()[..] {
+            [first, last] if first >= 1 && first <= last => plan.ops = Some((first, last)),
+            _ => {
+                return Err(src.at(
+                    ops,
+                    "campaign.ops",
+                    "give [FIRST, LAST], operations numbered from 1",
+                ))
+            }
+        }
+    }
+    for k in cf.kinds.iter().flatten() {
+        let kind = FlashOpKind::from_name(k.get_ref()).ok_or_else(|| {
+            src.at(
+                k,
+                "campaign.kinds",
+                format!(
+                    "{:?}: program, fast-program, page-erase, mass-erase or option-program",
+                    k.get_ref()
+                ),
+            )
+        })?;
+        plan.kinds.push(kind);
+    }
+    if let Some(e) = &cf.every {
+        let t = src.time(e, "campaign.every")?;
+        if t == 0 {
+            return Err(src.at(e, "campaign.every", "every 0 s: give a period"));
+        }
+        plan.every = Some(t);
+    }
+    plan.at_ops = cf.at_ops.unwrap_or(true);
+    if plan.faults.is_empty() || plan.points.is_empty() {
+        return Err(src.at(
+            c,
+            "campaign",
+            "no faults: give at least one fault and one point",
+        ));
+    }
+    Ok(plan)
 }
 
 fn device(src: &Source, d: &Spanned<file::DeviceFile>) -> Result<Device, ScenarioError> {

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod campaign;
 pub mod demo;
 pub mod device;
 pub mod firmware;

@@ -101,15 +101,11 @@ fn print(r: &Report) {
             s.outcome
         );
     }
-    for c in &r.power_cuts {
-        let torn = c
-            .torn_op
-            .map_or(String::new(), |n| format!(", flash operation {n} torn"));
-        println!(
-            "  power cut {} at {:.3} ms{torn}",
-            c.plan.as_deref().unwrap_or(""),
-            c.at_us / 1e3
-        );
+    for c in &r.faults {
+        let torn = c.torn_op.map_or(String::new(), |n| {
+            format!(", flash operation {n} interrupted")
+        });
+        println!("  {} {} at {:.3} ms{torn}", c.kind, c.plan, c.at_us / 1e3);
     }
     for l in &r.lockups {
         println!(

@@ -35,7 +35,7 @@ use crate::exception::{fp_reg, CpuContext, Exceptions};
 use crate::loader::{self, LoadError, LoadedImage};
 use crate::memory;
 use crate::memory::{EngineeringBytes, Memories};
-pub use crate::power_cut::{CutPoint, OpMatch, PowerCut};
+pub use crate::power_cut::{CutPoint, Injection, OpMatch, PowerCut};
 use crate::scs::{exc, Scs, SCR_SEVONPEND};
 use crate::timing::is_wide;
 use crate::view::View;
@@ -103,6 +103,9 @@ pub enum Exit {
     /// The power cut armed with [`Machine::arm_power_cut`] happened (the machine has already
     /// powered on again); with the sequence number of the operation it tore or dropped.
     PowerCut(Option<u64>),
+    /// The external reset armed with [`Machine::arm_fault`] happened (the chip is out of
+    /// reset again); with the sequence number of the operation it interrupted or dropped.
+    ExternalReset(Option<u64>),
 }
 
 impl std::fmt::Display for Exit {
@@ -115,6 +118,10 @@ impl std::fmt::Display for Exit {
             Exit::Bkpt(c, a) => write!(f, "{c} executed BKPT at {a:#010x}"),
             Exit::PowerCut(Some(n)) => write!(f, "power cut during flash operation {n}"),
             Exit::PowerCut(None) => write!(f, "power cut"),
+            Exit::ExternalReset(Some(n)) => {
+                write!(f, "external reset during flash operation {n}")
+            }
+            Exit::ExternalReset(None) => write!(f, "external reset"),
         }
     }
 }
@@ -143,7 +150,7 @@ pub struct Machine {
     /// What the cores' views were last computed from (see `sync_flash`).
     flash_key: Option<FlashKey>,
     /// An armed power cut and the seed that decides how a torn operation ends.
-    power_cut: Option<(PowerCut, u64)>,
+    power_cut: Option<(PowerCut, Injection)>,
     /// Every start of a core from reset, oldest first.
     boots: Vec<Boot>,
     /// A run stops when this core's cycle counter reaches this count (see
@@ -157,7 +164,7 @@ pub struct Machine {
 
 /// Where each core starts after a reset: CPU1's vector table, and CPU2's when it is released
 /// at reset rather than by C2BOOT; and whether a debugger's reset vector catch holds CPU1 there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct BootVectors {
     cpu1: u32,
     cpu2: Option<u32>,
@@ -184,6 +191,8 @@ pub struct Boot {
     /// The vector table it starts from.
     pub vector: u32,
     pub cause: BootCause,
+    /// The instructions each core (CPU1, CPU2) had executed then.
+    pub insns: [u64; 2],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

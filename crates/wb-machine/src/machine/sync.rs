@@ -92,6 +92,7 @@ impl Machine {
             core,
             vector,
             cause,
+            insns: [self.cores[0].state().insns, self.cores[1].state().insns],
         });
     }
 

@@ -46,6 +46,7 @@ impl ExitReport {
                 Exit::Breakpoint(c, a) => ("breakpoint", Some(c), Some(a), None),
                 Exit::Bkpt(c, a) => ("bkpt", Some(c), Some(a), None),
                 Exit::PowerCut(_) => ("power_cut", None, None, None),
+                Exit::ExternalReset(_) => ("external_reset", None, None, None),
             },
             End::CycleLimit(_) => ("cycle_limit", Some(CoreId::Cpu1), None, None),
             End::UartText(p) => ("uart_text", None, None, Some(p)),

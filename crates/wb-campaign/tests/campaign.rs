@@ -1,0 +1,131 @@
+//! Campaigns: a case branched from the golden run is the run from power-on with the same
+//! fault; cases stopped early get the verdict they get run to the end; shards and --only give
+//! the same verdicts; the sampled sweep of the 16 KiB install finds only the known brick.
+
+use std::path::Path;
+
+use wb_campaign::campaign::plan::{sample, shard, Case};
+use wb_campaign::campaign::{Campaign, Golden, Options, Outcome, Verdict};
+use wb_campaign::{Report, Run, Scenario};
+
+fn scenario(ops: Option<(u64, u64)>) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/scenarios/campaign-install-16k.toml");
+    let mut sc = Scenario::load(&path).unwrap();
+    if let Some(plan) = sc.campaign.as_mut() {
+        plan.ops = ops;
+    }
+    sc
+}
+
+fn options(jobs: usize, early_stop: bool) -> Options {
+    Options {
+        jobs,
+        early_stop,
+        keep_devices: false,
+    }
+}
+
+fn verdicts(o: &[Outcome]) -> Vec<(String, Verdict)> {
+    o.iter().map(|o| (o.id.clone(), o.verdict)).collect()
+}
+
+fn figures(run: &Run) -> serde_json::Value {
+    let mut v = serde_json::to_value(Report::of(run, 0.0, true)).unwrap();
+    v.as_object_mut().unwrap().remove("host_ms");
+    v
+}
+
+#[test]
+fn a_case_branched_from_a_checkpoint_is_the_run_from_power_on_with_its_fault() {
+    let sc = scenario(None);
+    let golden = Golden::run(&sc, 32).unwrap();
+    let cases = [
+        Case::parse("op40:during:seed2").unwrap(),
+        Case::parse("op1500:after").unwrap(),
+        Case::parse("op2216:during:seed3").unwrap(),
+    ];
+    for case in cases {
+        let mut naive = Run::new(&sc).unwrap();
+        naive.arm(None, case.cut(), case.injection()).unwrap();
+        naive.run().unwrap();
+        let mut branched = Run::new(&sc).unwrap();
+        branched.resume(golden.checkpoint_for(&case));
+        branched.arm(None, case.cut(), case.injection()).unwrap();
+        branched.run().unwrap();
+        assert_eq!(figures(&branched), figures(&naive), "{case}");
+        assert_eq!(naive.st.log.faults.len(), 1, "{case}: the fault fell");
+    }
+}
+
+#[test]
+fn cases_stopped_early_get_the_verdict_they_get_run_to_the_end() {
+    // The last operations of the install: the option-byte program among them (a known
+    // brick when torn) and the end of the decrypt.
+    let sc = scenario(Some((2190, 2232)));
+    let golden = Golden::run(&sc, 32).unwrap();
+    let early = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
+    let cases = early.cases();
+    assert_eq!(cases.len(), 43 * 6);
+    let fast = early.run(&cases, options(2, true), &|_| {}).unwrap();
+    let full = Campaign::new(&sc, golden)
+        .run(&cases, options(2, false), &|_| {})
+        .unwrap();
+    assert_eq!(verdicts(&fast), verdicts(&full));
+    let stopped = fast.iter().filter(|o| o.same_as.is_some()).count();
+    assert!(
+        stopped * 3 > cases.len(),
+        "{stopped} of {} stopped early",
+        cases.len()
+    );
+    assert!(full.iter().all(|o| o.same_as.is_none()));
+    // Today's known brick: a torn option-byte program sends CPU2 to an empty safeboot.
+    let bricks: Vec<_> = full
+        .iter()
+        .filter(|o| o.verdict == Verdict::Brick)
+        .map(|o| o.id.as_str())
+        .collect();
+    assert_eq!(
+        bricks,
+        [
+            "install-16k:op2216:during:seed2",
+            "install-16k:op2216:during:seed3"
+        ]
+    );
+}
+
+#[test]
+fn a_sampled_sweep_of_the_16k_install_shards_and_replays_alike() {
+    let sc = scenario(None);
+    let c = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
+    let cases = sample(&c.cases(), 120, 5);
+    let all = c.run(&cases, options(2, true), &|_| {}).unwrap();
+    // Nothing but the known brick (a torn option-byte program) may go wrong.
+    for o in &all {
+        let known = o.verdict == Verdict::Brick
+            && o.torn_op
+                .is_some_and(|n| c.golden.ops[n as usize - 1].kind.name() == "option-program");
+        assert!(
+            o.verdict == Verdict::Pass || known,
+            "{} {:?}: {:#?}",
+            o.id,
+            o.verdict,
+            o.failures
+        );
+    }
+    let mut sharded = [shard(&cases, (1, 2)), shard(&cases, (2, 2))]
+        .iter()
+        .flat_map(|part| c.run(part, options(1, true), &|_| {}).unwrap())
+        .map(|o| (o.id, o.verdict))
+        .collect::<Vec<_>>();
+    sharded.sort();
+    let mut whole = verdicts(&all);
+    whole.sort();
+    assert_eq!(sharded, whole);
+    // --only: any case alone, from a fresh campaign, gets its verdict.
+    let fresh = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
+    for o in all.iter().step_by(40) {
+        let alone = fresh.run(&[o.case], options(1, true), &|_| {}).unwrap();
+        assert_eq!(alone[0].verdict, o.verdict, "{}", o.id);
+    }
+}
