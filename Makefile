@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export UNICORN_NO_PKG_CONFIG := 1
 
-.PHONY: run test bench setup firmware
+.PHONY: run test bench bench-campaign campaign setup firmware
 
 run: setup firmware
 	$(CARGO) run --release -p wb-cli --bin wbemu -- demo
@@ -21,6 +21,21 @@ test: setup firmware
 
 bench: setup firmware
 	$(CARGO) run --release -p wb-cli --bin wbemu -- bench
+
+# The exhaustive power-cut sweeps of the two sample installs (every flash operation, before /
+# during with four tears / after), with JUnit and JSON in target/campaign/.
+campaign: setup firmware
+	mkdir -p target/campaign
+	$(CARGO) run --release -p wb-cli --bin wbemu -- campaign fixtures/scenarios/campaign-install-16k.toml \
+		--junit target/campaign/install-16k.xml --json target/campaign/install-16k.json
+	$(CARGO) run --release -p wb-cli --bin wbemu -- campaign fixtures/scenarios/campaign-install-132k.toml \
+		--junit target/campaign/install-132k.xml --json target/campaign/install-132k.json
+
+# The campaign benchmark: the 16 KiB sweep, and a sample of its cases run from power-on for
+# the ratio. A failing case does not stop the figures (the known safeboot brick fails it).
+bench-campaign: setup firmware
+	-$(CARGO) run --release -p wb-cli --bin wbemu -- campaign fixtures/scenarios/campaign-install-16k.toml \
+		--compare-naive 40
 
 setup:
 	@scripts/setup.sh

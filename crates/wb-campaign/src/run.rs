@@ -12,11 +12,11 @@ use wb_inspect::info_table::{self, Cpu2Firmware};
 use wb_inspect::options::Options;
 use wb_machine::{CoreId, Device, Exit, Injection, Picos, PowerCut, ResetCause, Snapshot, Uart};
 use wb_periph::picos::{self, MS, US};
-use wb_proto::fus::FusState;
+use wb_proto::fus::{FusError, FusState};
 
 use crate::record::{ExchangeRecord, Failure, FaultRecord, LockupRecord, Log, StepRecord};
 use crate::scenario::{
-    Action, Condition, Expect, Running, Scenario, ScenarioError, Step, DEFAULT_ANSWER,
+    Action, Condition, Expect, Running, Scenario, ScenarioError, Step, Wait, DEFAULT_ANSWER,
 };
 use crate::setup::{self, Symbols};
 
@@ -43,6 +43,8 @@ pub struct State {
     armed: Option<Armed>,
     /// A breakpoint a wait asked for was reached.
     hit: Option<(CoreId, u32)>,
+    /// Commands the wait in progress sent again (`resend`).
+    resends: u32,
     /// A fault fell and the host has not acted since.
     keying: bool,
     /// `Run::power_on_key` as the host was about to act for the first time after a fault
@@ -79,9 +81,13 @@ enum Phase {
 /// A wait's FUS_GET_STATE poll: CPU2 kept started, the state asked every period.
 #[derive(Clone, Debug)]
 enum Poll {
-    Sleep { until: Picos },
+    Sleep {
+        until: Picos,
+    },
     Booting(Boot),
     Asking(Answer),
+    /// The wait's `resend` command, sent again to a FUS that forgot it.
+    Resending(Answer),
 }
 
 /// An action in progress.
@@ -145,6 +151,7 @@ impl<'s> Run<'s> {
                 output: Default::default(),
                 armed: None,
                 hit: None,
+                resends: 0,
                 keying: false,
                 fault_key: None,
                 finished: false,
@@ -200,7 +207,7 @@ impl<'s> Run<'s> {
         machine.hash(&mut h);
         self.p.readies.hash(&mut h);
         let st = &self.st;
-        (st.step, st.fus, st.hit, st.finished, &st.output).hash(&mut h);
+        (st.step, st.fus, st.hit, st.finished, st.resends, &st.output).hash(&mut h);
         match &st.phase {
             Phase::Begin => h.write_u8(0),
             Phase::Waiting { deadline, poll } => {
@@ -218,6 +225,10 @@ impl<'s> Run<'s> {
                     }
                     Some(Poll::Asking(a)) => {
                         h.write_u8(3);
+                        a.hash_from(now, &mut h);
+                    }
+                    Some(Poll::Resending(a)) => {
+                        h.write_u8(4);
                         a.hash_from(now, &mut h);
                     }
                 }
@@ -422,22 +433,40 @@ impl<'s> Run<'s> {
                         None => self.start_action(step)?,
                     };
                     self.st.hit = None;
+                    self.st.resends = 0;
                     self.set_breakpoints();
                 }
                 Phase::Waiting { deadline, poll } => {
                     let w = step.wait.as_ref().expect("a waiting step has a wait");
+                    let answers = self.st.log.exchanges.len();
                     let (poll, poll_wake) = match poll {
                         Some(p) => {
-                            let (p, wake) = self.drive_poll(p, w.poll.expect("polled"))?;
+                            let (p, wake) = self.drive_poll(p, w)?;
                             (Some(p), Some(wake))
                         }
                         None => (None, None),
                     };
+                    let asked = self.st.log.exchanges.len() > answers;
                     if self.holds(&w.until) {
                         self.st.hit = None;
                         self.set_breakpoints();
                         self.st.phase = self.start_action(step)?;
                         continue;
+                    }
+                    // The FUS gave up (state FUS_STATE_ERROR with an error code): nothing this
+                    // wait is for will come, unless it waits for that.
+                    let waits_for_error =
+                        w.until.fus_state.is_some() || w.until.fus_error.is_some();
+                    if let Some((0xFF, e)) = self.st.fus.filter(|_| asked && !waits_for_error) {
+                        if e != 0x00 && e != u8::from(FusError::NotRunning) {
+                            let name = wb_inspect::fus::error_name(FusError::from(e));
+                            self.end_step(format!("the FUS failed: {name}"));
+                            let why = format!(
+                                "FUS_GET_STATE answered state 0xff, error {name}: the FUS gave up"
+                            );
+                            self.abort(step.line, "wait", why);
+                            return Ok(None);
+                        }
                     }
                     if now >= deadline {
                         self.end_step(format!("timed out after {}", picos::text(w.timeout)));
@@ -498,7 +527,8 @@ impl<'s> Run<'s> {
 
     /// The poll of a wait: CPU2 started after each reset, FUS_GET_STATE every `period` while
     /// the FUS runs (a stack that runs is left alone: two FUS_GET_STATE would send it back).
-    fn drive_poll(&mut self, mut poll: Poll, period: Picos) -> Result<(Poll, Picos), RunError> {
+    fn drive_poll(&mut self, mut poll: Poll, w: &Wait) -> Result<(Poll, Picos), RunError> {
+        let period = w.poll.expect("a polled wait");
         let now = self.p.m.now();
         loop {
             match poll {
@@ -525,12 +555,36 @@ impl<'s> Run<'s> {
                     // A READY or none: look again at what runs.
                     TaskStep::Done(_) => poll = Poll::Sleep { until: now },
                 },
+                Poll::Resending(answer) => match answer.poll(&mut self.p)? {
+                    TaskStep::Wait(t) => return Ok((Poll::Resending(answer), now + t)),
+                    TaskStep::Done(rsp) => {
+                        let opcode = w.resend.as_ref().expect("resending").0;
+                        self.log_exchange(opcode, &rsp.map_or(Sent::NoAnswer, Sent::Answered));
+                        return Ok((
+                            Poll::Sleep {
+                                until: now + period,
+                            },
+                            now + period,
+                        ));
+                    }
+                },
                 Poll::Asking(answer) => match answer.poll(&mut self.p)? {
                     TaskStep::Wait(t) => return Ok((Poll::Asking(answer), now + t)),
                     TaskStep::Done(rsp) => {
                         let sent = rsp.map_or(Sent::NoAnswer, Sent::Answered);
                         self.note_state(&sent);
                         self.log_exchange(FUS_GET_STATE, &sent);
+                        // Idle with no error while the wait expects more: the FUS lost the
+                        // request (a reset came before it was recorded). AN5185 Table 6: the
+                        // client sends it again.
+                        if let Some((_, packet)) = w.resend.as_ref().filter(|_| {
+                            self.st.fus == Some((0, 0)) && self.st.resends < w.resend_limit
+                        }) {
+                            self.st.resends += 1;
+                            poll =
+                                Poll::Resending(Answer::send(&mut self.p, packet, DEFAULT_ANSWER)?);
+                            continue;
+                        }
                         return Ok((
                             Poll::Sleep {
                                 until: now + period,
@@ -1019,6 +1073,23 @@ impl<'s> Run<'s> {
                     "unchanged",
                     format!("[{from:#010x}, {to:#010x}) is not in one persistent memory"),
                 ),
+            }
+        }
+        for &(from, to) in &e.erased {
+            let len = (to - from) as usize;
+            let bytes = self.p.m.peek(from, len).expect("checked: in flash");
+            let not_ff = bytes.iter().position(|b| *b != 0xFF);
+            let ecc = self.p.m.with_flash(|f| {
+                let (a, b) = ((from - 0x0800_0000) / 8, (to - 0x0800_0000).div_ceil(8));
+                f.ecc_errors()
+                    .range(a..b)
+                    .next()
+                    .map(|(dw, _)| 0x0800_0000 + dw * 8)
+            });
+            match (not_ff, ecc) {
+                (None, None) => {}
+                (Some(i), _) => fail("erased", format!("[{from:#010x}, {to:#010x}) is not erased: data at {:#010x}", from + i as u32)),
+                (None, Some(a)) => fail("erased", format!("[{from:#010x}, {to:#010x}) is not erased: the double-word at {a:#010x} has a broken ECC")),
             }
         }
         if !e.allow_faults {

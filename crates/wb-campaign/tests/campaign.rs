@@ -129,3 +129,45 @@ fn a_sampled_sweep_of_the_16k_install_shards_and_replays_alike() {
         assert_eq!(alone[0].verdict, o.verdict, "{}", o.id);
     }
 }
+
+#[test]
+fn a_campaign_catches_a_fus_that_skips_an_erase() {
+    // The test-only FUS that, resuming a decrypt after a reset, skips the erase and rewrite
+    // of the page it was in.
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dev = dir.join("virgin-broken-resume.wbdev");
+    wb_firmware::presets::virgin_with_fus(wb_firmware::FUS_BROKEN_RESUME)
+        .save(&dev)
+        .unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/scenarios/campaign-install-16k.toml"),
+    )
+    .unwrap();
+    let text = shipped.replace(
+        "preset = \"virgin\"",
+        &format!("file = {:?}", dev.display().to_string()),
+    );
+    let sc = Scenario::parse(Path::new("broken.toml"), &text, Path::new(".")).unwrap();
+    let c = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
+    assert!(
+        c.golden.failures.is_empty(),
+        "the bug does not show without a fault: {:?}",
+        c.golden.failures
+    );
+    let cases = sample(&c.cases(), 150, 1);
+    let out = c.run(&cases, options(2, true), &|_| {}).unwrap();
+    let caught: Vec<_> = out
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .map(|o| {
+            (
+                o.id.clone(),
+                o.verdict,
+                o.failures.first().map(|f| f.message.clone()),
+            )
+        })
+        .collect();
+    eprintln!("{caught:#?}");
+    assert!(!caught.is_empty());
+}

@@ -16,6 +16,12 @@ pub const BOOT_COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-c
 /// The FUS (CPU2), linked at its vector table 0x080F_4000 (`wb_proto::layout::FUS_VECTOR`).
 pub const FUS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fus.elf"));
 
+/// Test-only: the FUS built with a deliberate bug (`broken-resume`: resuming an interrupted
+/// decrypt skips the erase and rewrite of the page it was in), to show that a campaign
+/// catches it. Not a guest of `wbemu firmware`.
+pub const FUS_BROKEN_RESUME: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/fus-broken-resume.elf"));
+
 /// The operator (CPU1): drives the FUS from the script at `wb_proto::layout::operator`.
 pub const OPERATOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/operator.elf"));
 

@@ -48,8 +48,13 @@ pub fn virgin_options() -> OptionBytes {
 }
 
 fn virgin() -> Device {
+    virgin_with_fus(crate::FUS)
+}
+
+/// A device as shipped, with the FUS built as `fus_elf` (tests put a broken one in).
+pub fn virgin_with_fus(fus_elf: &[u8]) -> Device {
     let mut d = Device::blank(&virgin_options(), &EngineeringBytes::default());
-    let (base, fus) = wb_image::elf_payload(crate::FUS).expect("built FUS ELF");
+    let (base, fus) = wb_image::elf_payload(fus_elf).expect("built FUS ELF");
     assert_eq!(base, layout::FUS_VECTOR, "FUS linked at its vector table");
     assert!(
         fus.len() as u32 <= layout::FUS_CODE_PAGES * layout::PAGE_SIZE,

@@ -104,6 +104,8 @@ pub struct StepFile {
     pub timeout: Option<Spanned<String>>,
     /// While waiting, keep CPU2 started and poll FUS_GET_STATE this often ("20ms").
     pub poll: Option<Spanned<String>>,
+    /// With poll: a command sent again when the FUS answers idle, no error (it lost it).
+    pub resend: Option<Spanned<String>>,
 
     // Actions: at most one per step.
     /// A system command by name (FUS_GET_STATE...) or opcode ("0xFC52").
@@ -164,6 +166,8 @@ pub struct ExpectFile {
     pub sram2b_secure_kib: Option<u32>,
     /// Address ranges `[from, to)` whose bytes must end as they started.
     pub unchanged: Option<Vec<Spanned<Vec<u32>>>>,
+    /// Flash ranges `[from, to)` that must read erased (0xFF, no ECC error).
+    pub erased: Option<Vec<Spanned<Vec<u32>>>>,
     pub allow_faults: Option<bool>,
     pub cpu1_boots: Option<u32>,
     pub cpu2_boots: Option<u32>,

@@ -84,6 +84,11 @@ pub struct Wait {
     pub timeout: Picos,
     /// Keep CPU2 started and poll FUS_GET_STATE this often while waiting.
     pub poll: Option<Picos>,
+    /// A command (opcode, packet) the poll sends again when the FUS answers idle with no
+    /// error: it lost the request to a reset (AN5185 Table 6).
+    pub resend: Option<(u16, Vec<u8>)>,
+    /// How often at most.
+    pub resend_limit: u32,
 }
 
 /// What a step does once its time has come and its wait has ended.
@@ -181,6 +186,7 @@ pub struct Expect {
     pub sram2a_secure_kib: Option<u32>,
     pub sram2b_secure_kib: Option<u32>,
     pub unchanged: Vec<(u32, u32)>,
+    pub erased: Vec<(u32, u32)>,
     pub allow_faults: bool,
     pub cpu1_boots: Option<u32>,
     pub cpu2_boots: Option<u32>,
@@ -830,11 +836,26 @@ fn condition(
 fn expect(src: &Source, e: &Spanned<ExpectFile>, key: &str) -> Result<Expect, ScenarioError> {
     let ef = e.get_ref();
     let k = |name: &str| format!("{key}.{name}");
-    let mut unchanged = Vec::new();
-    for r in ef.unchanged.iter().flatten() {
-        match r.get_ref()[..] {
-            [from, to] if from < to => unchanged.push((from, to)),
-            _ => return Err(src.at(r, &k("unchanged"), "give [FROM, TO] with FROM < TO")),
+    let ranges = |list: &Option<Vec<Spanned<Vec<u32>>>>, key: &str| {
+        let mut out = Vec::new();
+        for r in list.iter().flatten() {
+            match r.get_ref()[..] {
+                [from, to] if from < to => out.push((from, to)),
+                _ => return Err(src.at(r, &k(key), "give [FROM, TO] with FROM < TO")),
+            }
+        }
+        Ok(out)
+    };
+    let unchanged = ranges(&ef.unchanged, "unchanged")?;
+    let erased = ranges(&ef.erased, "erased")?;
+    for &(from, to) in &erased {
+        if !fits_in_flash(from, (to - from) as usize) {
+            let r = ef.erased.iter().flatten().next().expect("a range");
+            return Err(src.at(
+                r,
+                &k("erased"),
+                format!("[{from:#010x}, {to:#010x}) is not in flash"),
+            ));
         }
     }
     Ok(Expect {
@@ -856,6 +877,7 @@ fn expect(src: &Source, e: &Spanned<ExpectFile>, key: &str) -> Result<Expect, Sc
         sram2a_secure_kib: ef.sram2a_secure_kib,
         sram2b_secure_kib: ef.sram2b_secure_kib,
         unchanged,
+        erased,
         allow_faults: ef.allow_faults.unwrap_or(false),
         cpu1_boots: ef.cpu1_boots,
         cpu2_boots: ef.cpu2_boots,
@@ -935,10 +957,26 @@ fn step(
                     "poll every 0 s: the host would never let time pass",
                 ));
             }
+            let resend = match &sf.resend {
+                Some(r) if poll.is_none() => {
+                    return Err(src.at(r, "resend", "resend goes with poll"))
+                }
+                Some(r) => {
+                    let opcode = opcode(src, r)?;
+                    Some((
+                        opcode,
+                        wb_host::task::packet(opcode, &[])
+                            .map_err(|e| src.at(r, "resend", e.to_string()))?,
+                    ))
+                }
+                None => None,
+            };
             Some(Wait {
                 until,
                 timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
                 poll,
+                resend,
+                resend_limit: sf.retries.unwrap_or(3),
             })
         }
         None => {
@@ -957,10 +995,14 @@ fn step(
     };
     unused(sf.payload.is_some() && sf.fus.is_none(), "payload", "fus")?;
     unused(
-        (sf.retries.is_some() || sf.answer.is_some() || sf.expect_status.is_some())
-            && given != ["fus"],
-        "retries/answer/expect_status",
+        (sf.answer.is_some() || sf.expect_status.is_some()) && given != ["fus"],
+        "answer/expect_status",
         "fus",
+    )?;
+    unused(
+        sf.retries.is_some() && given != ["fus"] && sf.resend.is_none(),
+        "retries",
+        "fus or resend",
     )?;
     unused(
         sf.value.is_some() && sf.read.is_none() && sf.write.is_none(),

@@ -58,6 +58,10 @@ pub struct Args {
     /// List the case IDs and exit.
     #[arg(long)]
     list: bool,
+    /// After the campaign, run N of its cases the naive way (each from power-on with its
+    /// fault, one thread) and print both costs per case and their ratio.
+    #[arg(long, value_name = "N")]
+    compare_naive: Option<usize>,
 }
 
 #[derive(clap::Subcommand)]
@@ -223,6 +227,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         host_ms / summary.cases.max(1) as f64,
         summary.stopped_early
     );
+    if let Some(n) = a.compare_naive {
+        compare_naive(&campaign, &outcomes, n)?;
+    }
     println!(
         "verdict: {}",
         if summary.passed() { "pass" } else { "fail" }
@@ -267,5 +274,32 @@ fn keep(dir: &Path, outcomes: &[Outcome]) -> Result<()> {
             super::device::save(&dev, &path)?;
         }
     }
+    Ok(())
+}
+
+/// The benchmark figures: the same sample of cases from power-on, against the campaign's.
+fn compare_naive(campaign: &Campaign, outcomes: &[Outcome], n: usize) -> Result<()> {
+    let picked = sample(outcomes, n, 0);
+    let started = std::time::Instant::now();
+    for o in &picked {
+        let naive = campaign.run_case_from_boot(&o.case)?;
+        if naive.verdict != o.verdict {
+            bail!(
+                "{}: {} from power-on but {} branched",
+                o.id,
+                naive.verdict.name(),
+                o.verdict.name()
+            );
+        }
+    }
+    let naive_ms = started.elapsed().as_secs_f64() * 1e3 / picked.len().max(1) as f64;
+    let branched_ms =
+        outcomes.iter().map(|o| o.host_ms).sum::<f64>() / outcomes.len().max(1) as f64;
+    println!(
+        "naive: {} cases from power-on, {naive_ms:.1} ms per case (one thread, same verdicts); \
+         campaign: {branched_ms:.1} ms per case per thread; ratio {:.1}",
+        picked.len(),
+        naive_ms / branched_ms.max(1e-9)
+    );
     Ok(())
 }
