@@ -425,6 +425,10 @@ impl<'s> Run<'s> {
                         .log
                         .steps
                         .push(StepRecord::begin(self.st.step, step, us(now)));
+                    if step.wait.as_ref().is_some_and(|w| w.poll.is_some()) {
+                        // A polled wait judges the FUS by the answers it gets itself.
+                        self.st.fus = None;
+                    }
                     self.st.phase = match &step.wait {
                         Some(w) => Phase::Waiting {
                             deadline: now + w.timeout,

@@ -171,3 +171,21 @@ fn a_campaign_catches_a_fus_that_skips_an_erase() {
     eprintln!("{caught:#?}");
     assert!(!caught.is_empty());
 }
+
+#[test]
+fn external_resets_all_through_an_install_are_recovered() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/scenarios/campaign-resets-16k.toml");
+    let sc = Scenario::load(&path).unwrap();
+    let c = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
+    let cases = c.cases();
+    // Before and after each operation, and one every millisecond of the 1.8 s install.
+    assert_eq!(cases.len(), 2232 * 2 + 1787);
+    let out = c
+        .run(&sample(&cases, 40, 11), options(2, true), &|_| {})
+        .unwrap();
+    for o in &out {
+        assert_eq!(o.verdict, Verdict::Pass, "{}: {:#?}", o.id, o.failures);
+    }
+    assert!(out.iter().any(|o| o.group == "reset at a time"));
+}

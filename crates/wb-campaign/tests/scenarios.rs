@@ -228,3 +228,172 @@ reset = "nrst"
         r.simulated_us
     );
 }
+
+/// The keys docs/scenarios.md documents: the first column of its key tables and the keys of
+/// its TOML examples (the report's fields are not keys).
+fn documented_keys(doc: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut in_report = false;
+    let mut in_toml = false;
+    for line in doc.lines() {
+        if line.starts_with("## ") {
+            in_report = line.contains("report");
+        }
+        if line.starts_with("```") {
+            in_toml = line == "```toml";
+            continue;
+        }
+        if in_toml {
+            if let Some((k, _)) = line.split_once('=') {
+                let k = k.trim();
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    keys.push(k.to_string());
+                }
+            }
+            continue;
+        }
+        if in_report || !line.starts_with("| `") {
+            continue;
+        }
+        let first = line.split('|').nth(1).unwrap_or("");
+        for token in first.split('`').skip(1).step_by(2) {
+            let k = token.split([' ', '=']).next().unwrap_or("");
+            if !k.is_empty() {
+                keys.push(k.to_string());
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn every_documented_key_is_exercised_by_a_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/scenarios.md")).unwrap();
+    let keys = documented_keys(&doc);
+    assert!(keys.len() > 60, "{keys:?}");
+    let mut corpus = String::new();
+    for dir in [
+        "fixtures/scenarios",
+        "crates/wb-campaign/tests",
+        "crates/wb-campaign/src/scenario",
+    ] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml" || x == "rs")
+                && !p.ends_with("mod.rs")
+                && !p.ends_with("file.rs")
+            {
+                corpus += &std::fs::read_to_string(&p).unwrap();
+            }
+        }
+    }
+    // A key is used where it is given a value: `key =`, or `key = ` inside an inline table.
+    let unused: Vec<_> = keys
+        .iter()
+        .filter(|k| {
+            let given = |s: &str| s.contains(&format!("{k} =")) || s.contains(&format!("{k}="));
+            !given(&corpus)
+                && !corpus.contains(&format!("[{k}]"))
+                && !corpus.contains(&format!(".{k}]"))
+                && !corpus.contains(&format!("[[{k}]]"))
+        })
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "documented keys no test gives a value: {unused:?}"
+    );
+}
+
+/// A raw CPU1 image whose reset handler executes UDF and whose HardFault vector is 0: the
+/// fault escalates and CPU1 locks up.
+fn faulting_image(dir: &Path) -> String {
+    let mut img = vec![0u8; 0x44];
+    img[0..4].copy_from_slice(&0x2000_1000u32.to_le_bytes());
+    img[4..8].copy_from_slice(&0x0800_0041u32.to_le_bytes());
+    img[0x40..0x42].copy_from_slice(&0xDE00u16.to_le_bytes()); // udf #0
+    let p = dir.join("faulting.bin");
+    std::fs::write(&p, img).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn raw_images_packets_other_ports_and_faults_allowed_or_not() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let image = faulting_image(dir);
+    let text = |allow: bool| {
+        format!(
+            r#"
+[device]
+preset = "virgin"
+
+[cpu1]
+image = "{image}"
+base = 0x08000000
+vector = 0x08000000
+
+[cpu2]
+image = "cpu2-tests"
+
+[[step]]
+wait = {{ cpu2_at = "app_main" }}
+timeout = "5ms"
+
+[[step]]
+uart_hex = "de ad"
+port = "lpuart1"
+
+[[step]]
+at = "2ms"
+
+[expect]
+allow_faults = {allow}
+"#
+        )
+    };
+    let strict = run(&parse(&text(false)));
+    assert!(
+        strict.failures.iter().all(|f| f.key == "allow_faults"),
+        "{:#?}",
+        strict.failures
+    );
+    assert!(
+        strict.failures[0].message.contains("cpu1 locked up"),
+        "{}",
+        strict.failures[0].message
+    );
+    let lenient = run(&parse(&text(true)));
+    assert!(lenient.passed(), "{:#?}", lenient.failures);
+
+    // A raw packet to the FUS (FUS_GET_STATE written by hand), and a flash-operation count.
+    let sc = parse(
+        r#"
+[device]
+preset = "virgin"
+
+[[place]]
+image = "ws-1.0.0"
+at = "download"
+
+[[step]]
+packet = "00000000 00000000 10 52fc 00"
+
+[[step]]
+fus = "FUS_FW_UPGRADE"
+
+[[step]]
+wait = { flash_ops = 10 }
+timeout = "1s"
+
+[expect]
+ws_running = "none"
+"#,
+    );
+    let r = run(&sc);
+    assert!(r.passed(), "{:#?}", r.failures);
+    assert_eq!(r.exchanges[0].command, "FUS_GET_STATE");
+    assert_eq!(r.exchanges[0].status.as_deref(), Some("0x00"));
+    assert!(r.flash_op_count >= 10);
+}

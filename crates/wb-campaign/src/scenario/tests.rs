@@ -195,3 +195,33 @@ fn device_edits_and_actions_are_what_the_file_says() {
         }
     ));
 }
+
+#[test]
+fn a_campaign_table_is_a_plan() {
+    let sc = parse(&format!(
+        "{DEVICE}[campaign]\nfaults = [\"reset\", \"power-cut\"]\npoints = [\"during\"]\nseeds = 2\n\
+         ops = [5, 9]\nkinds = [\"page-erase\", \"option-program\"]\nevery = \"2ms\"\nat_ops = false\n"
+    ))
+    .unwrap();
+    let plan = sc.campaign.unwrap();
+    assert_eq!(plan.faults, [FaultKind::Reset, FaultKind::PowerCut]);
+    assert_eq!(plan.points, [CutPoint::During]);
+    assert_eq!(
+        (plan.seeds, plan.ops, plan.every, plan.at_ops),
+        (2, Some((5, 9)), Some(2 * picos::MS), false)
+    );
+    assert_eq!(
+        plan.kinds,
+        [FlashOpKind::PageErase, FlashOpKind::OptionProgram]
+    );
+    for (text, key) in [
+        ("faults = [\"flood\"]", "campaign.faults"),
+        ("ops = [9, 5]", "campaign.ops"),
+        ("kinds = [\"scrub\"]", "campaign.kinds"),
+        ("seeds = 0", "campaign.seeds"),
+        ("every = \"0s\"", "campaign.every"),
+    ] {
+        let (_, k, _) = error(&format!("{DEVICE}[campaign]\n{text}\n"));
+        assert_eq!(k, key, "{text}");
+    }
+}
