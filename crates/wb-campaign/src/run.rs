@@ -2,7 +2,7 @@
 //! the simulated times it asks for. Everything the host knows is in [`State`], plain data
 //! beside the machine's snapshot, so a run can be branched at any look (campaigns do).
 //!
-//! The host looks at the machine when a step's time comes, every [`LOOK`] while it waits for
+//! The host looks at the machine (a pause that changes nothing: `Machine::run_past`) when a step's time comes, every [`LOOK`] while it waits for
 //! a condition, and as its client's tasks ask (a command's answer, CPU2's READY); it acts only
 //! then. The same scenario gives the same looks, so the same run, cycle for cycle.
 
@@ -318,7 +318,8 @@ impl<'s> Run<'s> {
         if limit > self.p.m.now() {
             self.run_machine(limit);
         }
-        if self.p.m.now() >= self.sc.max_time && !self.st.finished {
+        let ending = self.sc.end_at == Some(self.p.m.now());
+        if self.p.m.now() >= self.sc.max_time && !self.st.finished && !ending {
             let why = format!(
                 "the run reached max_time ({}) before its end",
                 picos::text(self.sc.max_time)
@@ -329,8 +330,16 @@ impl<'s> Run<'s> {
         Ok(true)
     }
 
+    /// Run to the host's next look, pausing where that changes nothing (`Machine::run_past`):
+    /// the looks of the host do not alter the run, so a run a scenario records (its inputs at
+    /// the times they went in) is the same run again.
     fn run_machine(&mut self, limit: Picos) {
-        let exit = self.p.m.run_until(limit);
+        // The scenario's end time is a stop as `wbemu run --max-time` makes it: exactly there.
+        let exit = if Some(limit) == self.sc.end_at {
+            self.p.m.run_until(limit)
+        } else {
+            self.p.m.run_past(limit)
+        };
         self.collect_output();
         match exit {
             Exit::Limit => {}
@@ -843,6 +852,9 @@ impl<'s> Run<'s> {
     /// they name it), and a cut that never fell.
     fn end_checks(&mut self) -> Result<Option<Picos>, RunError> {
         let sc = self.sc;
+        if let Some(end) = sc.end_at.filter(|t| self.p.m.now() < *t) {
+            return Ok(Some(end));
+        }
         let e = &sc.expect;
         let phase = std::mem::replace(&mut self.st.phase, Phase::Begin);
         let answer = match phase {

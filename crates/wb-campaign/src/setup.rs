@@ -27,6 +27,11 @@ pub fn load_image(
     key: &str,
 ) -> Result<(u32, LoadedImage), ScenarioError> {
     let loaded = match img.base {
+        _ if img.bytes.is_empty() => LoadedImage {
+            ranges: Vec::new(),
+            entry: 0,
+            symbols: Vec::new(),
+        },
         Some(base) => {
             if !m.poke(base, &img.bytes) {
                 return Err(error(

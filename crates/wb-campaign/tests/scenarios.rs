@@ -326,6 +326,8 @@ fn raw_images_packets_other_ports_and_faults_allowed_or_not() {
     let text = |allow: bool| {
         format!(
             r#"
+end_at = "2ms"
+
 [device]
 preset = "virgin"
 
@@ -345,9 +347,6 @@ timeout = "5ms"
 uart_hex = "de ad"
 port = "lpuart1"
 
-[[step]]
-at = "2ms"
-
 [expect]
 allow_faults = {allow}
 "#
@@ -366,6 +365,7 @@ allow_faults = {allow}
     );
     let lenient = run(&parse(&text(true)));
     assert!(lenient.passed(), "{:#?}", lenient.failures);
+    assert_eq!(lenient.simulated_us, 2000.0, "the run went on to end_at, exactly");
 
     // A raw packet to the FUS (FUS_GET_STATE written by hand), and a flash-operation count.
     let sc = parse(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{ok, scratch, wbemu};
+use common::{counter_device, ok, scratch, wbemu};
 
 fn fails(args: &[&str]) -> String {
     let out = wbemu(args);
@@ -416,6 +416,88 @@ fn serial_input_from_tcp_is_recorded_and_replays_cycle_exactly() {
     let (first, second) = (replay(), replay());
     assert_eq!(first, recorded);
     assert_eq!(second, recorded);
+
+    // Written down as a scenario, it is the same run again.
+    let out = scratch("echo.toml");
+    let mut args = common.to_vec();
+    args.extend([
+        "--replay-input",
+        record.to_str().unwrap(),
+        "--record-scenario",
+        out.to_str().unwrap(),
+    ]);
+    ok(&args);
+    let scenario = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        scenario.matches("uart_hex").count(),
+        lines.len(),
+        "{scenario}"
+    );
+    assert!(
+        scenario.contains("file = \"echo.start.wbdev\""),
+        "{scenario}"
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&ok(&["scenario", "run", out.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(again["verdict"], "pass", "{again:#}");
+    assert_eq!(run_figures(&again), run_figures(&recorded));
+}
+
+/// The figures of a run that a scenario of it must repeat.
+fn run_figures(v: &serde_json::Value) -> serde_json::Value {
+    let cores: Vec<_> = v["cores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["core"].clone(),
+                c["cycles"].clone(),
+                c["instructions"].clone(),
+            )
+        })
+        .collect();
+    let uart = &v["uart_output"]["usart1"];
+    let text = if uart.is_object() {
+        uart["text"].clone()
+    } else {
+        uart.clone()
+    };
+    serde_json::json!([cores, v["flash_digests"]["all"], v["simulated_us"], text])
+}
+
+#[test]
+fn a_run_with_a_power_cut_recorded_as_a_scenario_is_the_same_run_again() {
+    // A power cut, and the run stopped by a BKPT.
+    let (d, counter) = counter_device("counter-scenario", "virgin");
+    let out = scratch("counter.toml");
+    let ran: serde_json::Value = serde_json::from_str(&ok(&[
+        "run",
+        "--device",
+        d.to_str().unwrap(),
+        "--cpu1",
+        counter.to_str().unwrap(),
+        "--cut-power",
+        "during:1",
+        "--seed",
+        "2",
+        "--max-time",
+        "30ms",
+        "--record-scenario",
+        out.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(ran["exit"]["kind"], "bkpt");
+    let again = wbemu(&["scenario", "run", out.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "the BKPT ends the scenario too"
+    );
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(run_figures(&again), run_figures(&ran));
+    assert_eq!(again["failures"][0]["key"], "bkpt");
 }
 
 #[test]

@@ -14,6 +14,8 @@ pub struct File {
     pub about: Option<String>,
     /// Bound on the whole run's simulated time ("60s").
     pub max_time: Option<Spanned<String>>,
+    /// After the last step the run goes on to this time (and stops exactly there).
+    pub end_at: Option<Spanned<String>>,
     /// Seed of torn flash operations, for cuts that give none.
     pub seed: Option<u64>,
     pub device: Spanned<DeviceFile>,
@@ -74,8 +76,9 @@ pub struct WriteFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoreFile {
-    /// A built-in guest (`wbemu firmware list`) or an ELF / raw binary path.
-    pub image: Spanned<String>,
+    /// A built-in guest (`wbemu firmware list`) or an ELF / raw binary path; none: the
+    /// core boots `vector` in what the device holds.
+    pub image: Option<Spanned<String>>,
     /// Load address of a raw binary.
     pub base: Option<Spanned<u32>>,
     /// Vector table the core boots from (default: the image's lowest address).

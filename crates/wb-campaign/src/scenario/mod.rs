@@ -44,6 +44,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     pub expect: Expect,
     pub max_time: Picos,
+    /// After the last step, run on to this time before the end checks.
+    pub end_at: Option<Picos>,
     pub seed: u64,
     /// The fault plan of `wbemu campaign` (`[campaign]`).
     pub campaign: Option<Plan>,
@@ -350,6 +352,19 @@ impl Scenario {
             Some(t) => src.time(t, "max_time")?,
             None => DEFAULT_MAX_TIME,
         };
+        let end_at = f
+            .end_at
+            .as_ref()
+            .map(|t| src.time(t, "end_at"))
+            .transpose()?;
+        if let (Some(t), Some(raw)) = (end_at.filter(|t| *t > max_time), &f.end_at) {
+            let why = format!(
+                "{} is after max_time ({})",
+                picos::text(t),
+                picos::text(max_time)
+            );
+            return Err(src.at(raw, "end_at", why));
+        }
         for (s, raw) in steps.iter().zip(&f.step) {
             if let (Some(at), Some(t)) = (s.at.filter(|at| *at > max_time), &raw.get_ref().at) {
                 let why = format!(
@@ -372,6 +387,7 @@ impl Scenario {
             steps,
             expect,
             max_time,
+            end_at,
             seed,
             campaign: f.campaign.as_ref().map(|c| plan(&src, c)).transpose()?,
         })
@@ -548,13 +564,33 @@ fn device(src: &Source, d: &Spanned<file::DeviceFile>) -> Result<Device, Scenari
 fn core_image(src: &Source, c: &Spanned<CoreFile>, core: &str) -> Result<CoreImage, ScenarioError> {
     let cf = c.get_ref();
     let key = format!("{core}.image");
-    let name = cf.image.get_ref().clone();
+    let Some(image) = &cf.image else {
+        // The device's own code, at a vector that must be given.
+        let vector = cf.vector.as_ref().ok_or_else(|| {
+            src.at(
+                c,
+                core,
+                "give image = IMAGE, or vector = ADDRESS to boot what the device holds",
+            )
+        })?;
+        if cf.base.is_some() {
+            return Err(src.at(c, &format!("{core}.base"), "base goes with image"));
+        }
+        return Ok(CoreImage {
+            line: src.line(vector.span().start),
+            name: "the device's own code".into(),
+            bytes: Vec::new(),
+            base: None,
+            vector: Some(*vector.get_ref()),
+        });
+    };
+    let name = image.get_ref().clone();
     let bytes = match wb_firmware::GUESTS.iter().find(|g| g.name == name) {
         Some(g) => g.elf.to_vec(),
         None if !name.contains('/') && !name.contains('.') => {
             let names: Vec<_> = wb_firmware::GUESTS.iter().map(|g| g.name).collect();
             return Err(src.at(
-                &cf.image,
+                image,
                 &key,
                 format!(
                     "no built-in image {name:?} (there are: {}; a path needs a / or an extension)",
@@ -562,19 +598,19 @@ fn core_image(src: &Source, c: &Spanned<CoreFile>, core: &str) -> Result<CoreIma
                 ),
             ));
         }
-        None => src.read(&cf.image, &key)?,
+        None => src.read(image, &key)?,
     };
     let elf = bytes.starts_with(b"\x7fELF");
     let base = cf.base.as_ref().map(|b| *b.get_ref());
     if !elf && base.is_none() {
         return Err(src.at(
-            &cf.image,
+            image,
             &key,
             "not an ELF file: a raw binary needs base = ADDRESS",
         ));
     }
     Ok(CoreImage {
-        line: src.line(cf.image.span().start),
+        line: src.line(image.span().start),
         name,
         bytes,
         base: base.filter(|_| !elf),
@@ -1119,7 +1155,7 @@ fn step(
         let core = Spanned::new(
             i.span(),
             CoreFile {
-                image: i.clone(),
+                image: Some(i.clone()),
                 base: None,
                 vector: None,
                 script: None,

@@ -96,6 +96,8 @@ fn a_wait_that_can_never_end_is_refused() {
     ));
     assert_eq!(key, "at");
     assert!(msg.contains("max_time"), "{msg}");
+    let (_, key, _) = error(&format!("max_time = \"1s\"\nend_at = \"2s\"\n{DEVICE}"));
+    assert_eq!(key, "end_at");
 }
 
 #[test]

@@ -71,8 +71,9 @@ impl Host {
         }
     }
 
-    /// Inject the input due now, at a pause between two slices.
-    pub fn inject(&mut self, m: &mut Machine) -> Result<()> {
+    /// Inject the input due now, at a pause between two slices; what went in, with when.
+    pub fn inject(&mut self, m: &mut Machine) -> Result<Vec<(Picos, Uart, Vec<u8>)>> {
+        let mut injected = Vec::new();
         match self {
             Host::None { .. } => {}
             Host::Live { links, recorder } => {
@@ -82,6 +83,7 @@ impl Host {
                             r.record(m.now(), *port, &bytes)?;
                         }
                         m.uart_send(*port, &bytes);
+                        injected.push((m.now(), *port, bytes));
                     }
                 }
             }
@@ -98,11 +100,12 @@ impl Host {
                         );
                     }
                     m.uart_send(input.port, &input.bytes);
+                    injected.push((m.now(), input.port, input.bytes.clone()));
                     *next += 1;
                 }
             }
         }
-        Ok(())
+        Ok(injected)
     }
 }
 

@@ -3,6 +3,7 @@
 //! run ended (JSON with `--json`; docs/cli.md). Flash operations are streamed as they end.
 
 mod host;
+mod record;
 mod report;
 
 use std::fs::File;
@@ -121,6 +122,11 @@ pub struct Args {
     /// the same run: UART output, per-core cycles and instructions, flash.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["uart1", "lpuart1", "record_input"])]
     replay_input: Option<PathBuf>,
+    /// Write the run down as a scenario file (docs/scenarios.md): the device as it started
+    /// (copied beside OUT as OUT-STEM.start.wbdev), the images, the power cut, the UART input
+    /// with the simulated times it went in, the end. `wbemu scenario run OUT` is the same run.
+    #[arg(long, value_name = "OUT")]
+    record_scenario: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -172,7 +178,7 @@ fn clocks(mhz: &str) -> Result<Clocks> {
 
 /// The machine with the device and images loaded, reset and ready to run, and the device's
 /// note (kept when the device is saved).
-fn prepare(a: &Args) -> Result<(Machine, String)> {
+fn prepare(a: &Args) -> Result<(Machine, String, Option<wb_machine::Device>)> {
     let config = Config {
         clocks: clocks(&a.mhz)?,
         quantum: a.quantum_ns.max(1) * 1000,
@@ -180,10 +186,12 @@ fn prepare(a: &Args) -> Result<(Machine, String)> {
     };
     let mut m = Machine::new(config).context("creating the machine")?;
     let mut note = String::new();
+    let mut start = None;
     if let Some(path) = &a.device {
         let dev = super::device::load(path)?;
         m.load_device(&dev);
-        note = dev.note;
+        note = dev.note.clone();
+        start = Some(dev);
     }
     let lowest =
         |img: &wb_machine::loader::LoadedImage| img.ranges.iter().map(|r| r.0).min().unwrap_or(0);
@@ -213,7 +221,7 @@ fn prepare(a: &Args) -> Result<(Machine, String)> {
     if a.cpu1.is_none() && a.cpu2.is_some() {
         m.hold(CoreId::Cpu1);
     }
-    Ok((m, note))
+    Ok((m, note, start))
 }
 
 /// Looks for the `--until-uart` text in each UART's output as it grows, reading each byte
@@ -249,7 +257,24 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.until_uart.as_deref() == Some("") {
         bail!("--until-uart: the text is empty");
     }
-    let (mut m, note) = prepare(&a)?;
+    if a.record_scenario.is_some() {
+        // What scenario files cannot say yet.
+        if a.mhz != "rcc" || a.quantum_ns != wb_machine::machine::DEFAULT_QUANTUM / 1000 {
+            bail!("--record-scenario: scenarios run with the RCC's clocks and the default quantum (no --mhz, --quantum-ns)");
+        }
+        if a.cpu1.is_none() && a.cpu2.is_some() {
+            bail!("--record-scenario: a run with --cpu2 alone holds CPU1 until a reset; a scenario without CPU1 holds it after every reset (give --cpu1)");
+        }
+    }
+    let (mut m, note, start_device) = prepare(&a)?;
+    let mut scenario = a
+        .record_scenario
+        .as_ref()
+        .map(|out| record::ScenarioRecord {
+            out: out.clone(),
+            device: start_device,
+            inputs: Vec::new(),
+        });
     if let Some(cut) = a.cut_power {
         m.arm_power_cut(cut, a.seed);
     }
@@ -330,7 +355,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 break End::CycleLimit(a.max_cycles.expect("a limit was set"))
             }
             Exit::Limit if m.now() < limit => {
-                host.inject(&mut m)?;
+                let injected = host.inject(&mut m)?;
+                if let Some(r) = scenario.as_mut() {
+                    r.inputs.extend(injected);
+                }
                 if let Host::Live { .. } = host {
                     // Real time: wait until the wall clock catches up with the simulation.
                     let sim = std::time::Duration::from_nanos((m.now() - start_sim) / 1000);
@@ -353,6 +381,25 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 us(first.at)
             );
         }
+    }
+    if let Some(r) = &scenario {
+        let demo = a.cpu1.is_none() && a.cpu2.is_none() && a.device.is_none();
+        let setup = record::Setup {
+            cpu1: a.cpu1.as_deref().map(|p| (p, a.cpu1_base)),
+            cpu2: a.cpu2.as_deref().map(|p| (p, a.cpu2_base)),
+            vectors: m.boot_vectors(),
+            demo,
+            cut: a.cut_power.map(|c| (c, a.seed)),
+            max_time: a.max_time,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+        };
+        // A BKPT stops the scenario where it stopped the run (the scenario runs on to its
+        // max_time otherwise); any other end is a time.
+        let end_at = match end {
+            End::Machine(Exit::Bkpt(..)) => a.max_time,
+            _ => m.now(),
+        };
+        r.write(&setup, end_at)?;
     }
     if a.save {
         let path = a.device.as_ref().expect("clap: --save requires --device");
