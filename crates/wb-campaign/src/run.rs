@@ -11,7 +11,7 @@ use wb_host::{Probe, ProbeError};
 use wb_inspect::info_table::{self, Cpu2Firmware};
 use wb_inspect::options::Options;
 use wb_machine::{CoreId, Device, Exit, Injection, Picos, PowerCut, ResetCause, Snapshot, Uart};
-use wb_periph::picos::{self, MS, US};
+use wb_periph::picos::{self, MS};
 use wb_proto::fus::{FusError, FusState};
 
 use crate::record::{ExchangeRecord, Failure, FaultRecord, LockupRecord, Log, StepRecord};
@@ -130,9 +130,7 @@ pub enum RunError {
     Probe(#[from] ProbeError),
 }
 
-fn us(t: Picos) -> f64 {
-    t as f64 / US as f64
-}
+use wb_inspect::us;
 
 impl<'s> Run<'s> {
     pub fn new(sc: &'s Scenario) -> Result<Run<'s>, ScenarioError> {

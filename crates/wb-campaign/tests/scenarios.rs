@@ -365,7 +365,10 @@ allow_faults = {allow}
     );
     let lenient = run(&parse(&text(true)));
     assert!(lenient.passed(), "{:#?}", lenient.failures);
-    assert_eq!(lenient.simulated_us, 2000.0, "the run went on to end_at, exactly");
+    assert_eq!(
+        lenient.simulated_us, 2000.0,
+        "the run went on to end_at, exactly"
+    );
 
     // A raw packet to the FUS (FUS_GET_STATE written by hand), and a flash-operation count.
     let sc = parse(

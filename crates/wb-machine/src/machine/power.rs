@@ -8,27 +8,25 @@ impl Machine {
     /// is lost, and the chip comes back with a power-on reset from what persisted. Returns the
     /// sequence number of the torn operation, if any.
     pub fn cut_power(&mut self, seed: u64) -> Option<u64> {
-        let torn = {
-            let now = self.now;
-            let mut sh = self.bus.borrow_mut();
-            sh.flash.tear(now, seed, &mut self.mem.flash_mem())
-        };
-        debug!(target: "wb::machine", now = self.now, ?torn, "power cut");
-        self.reset(ResetCause::PowerOn);
-        torn
+        self.interrupt(seed, ResetCause::PowerOn)
     }
 
     /// A reset through the NRST pin now: an operation in progress is interrupted, and left
     /// as a power cut would leave it (`seed` picks how); SRAM keeps its contents. Returns the
     /// sequence number of the interrupted operation, if any.
     pub fn external_reset(&mut self, seed: u64) -> Option<u64> {
+        self.interrupt(seed, ResetCause::Pin)
+    }
+
+    /// Tear the operation in progress, then reset as `cause` does.
+    fn interrupt(&mut self, seed: u64, cause: ResetCause) -> Option<u64> {
         let torn = {
             let now = self.now;
             let mut sh = self.bus.borrow_mut();
             sh.flash.tear(now, seed, &mut self.mem.flash_mem())
         };
-        debug!(target: "wb::machine", now = self.now, ?torn, "external reset");
-        self.reset(ResetCause::Pin);
+        debug!(target: "wb::machine", now = self.now, ?torn, ?cause, "operation interrupted");
+        self.reset(cause);
         torn
     }
 
