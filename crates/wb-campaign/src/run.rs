@@ -58,6 +58,8 @@ struct Armed {
     step: Option<usize>,
     cut: PowerCut,
     injection: Injection,
+    /// Whether a run it never falls in fails.
+    required: bool,
 }
 
 fn kind(i: Injection) -> &'static str {
@@ -167,6 +169,21 @@ impl<'s> Run<'s> {
         cut: PowerCut,
         injection: Injection,
     ) -> Result<(), String> {
+        self.arm_fault(step, cut, injection, true)
+    }
+
+    /// Arm a fault that may not come (a second fault in a recovery that ends first).
+    pub fn arm_if_reached(&mut self, cut: PowerCut, injection: Injection) -> Result<(), String> {
+        self.arm_fault(None, cut, injection, false)
+    }
+
+    fn arm_fault(
+        &mut self,
+        step: Option<usize>,
+        cut: PowerCut,
+        injection: Injection,
+        required: bool,
+    ) -> Result<(), String> {
         if let Some(a) = &self.st.armed {
             let by = a.step.map_or("the campaign".into(), |i| {
                 format!("line {}", self.sc.steps[i].line)
@@ -180,6 +197,7 @@ impl<'s> Run<'s> {
             step,
             cut,
             injection,
+            required,
         });
         Ok(())
     }
@@ -344,7 +362,9 @@ impl<'s> Run<'s> {
             Exit::Halted => self.p.m.advance_halted(limit),
             Exit::PowerCut(torn) | Exit::ExternalReset(torn) => {
                 let a = self.st.armed.take().expect("only an armed fault falls");
-                self.st.keying = self.st.fault_key.is_none();
+                // The key is of the state after the latest fault.
+                self.st.keying = true;
+                self.st.fault_key = None;
                 self.record_fault(a.injection, a.step, a.cut.to_string(), torn);
             }
             Exit::Lockup(core) => self.st.log.lockups.push(LockupRecord {
@@ -878,7 +898,7 @@ impl<'s> Run<'s> {
             _ => None,
         };
         let mut failures = self.judge(e, answer);
-        if let Some(a) = &self.st.armed {
+        if let Some(a) = self.st.armed.as_ref().filter(|a| a.required) {
             let by = a.step.map_or("the campaign".into(), |i| {
                 format!("line {}", sc.steps[i].line)
             });

@@ -189,3 +189,41 @@ fn external_resets_all_through_an_install_are_recovered() {
     }
     assert!(out.iter().any(|o| o.group == "reset at a time"));
 }
+
+#[test]
+fn double_faults_fall_in_the_recovery_and_replay_alike() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/scenarios/campaign-install-16k.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "seeds = 4\n",
+        "seeds = 4\nops = [1500, 1502]\n\n[campaign.double]\npoints = [\"before\", \"during\"]\nseeds = 2\nafter = [1, 600]\nsample = 12\nseed = 4\n",
+    );
+    let sc = Scenario::parse(&path, &text, path.parent().unwrap()).unwrap();
+    let c = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
+    let cases = c.cases();
+    assert_eq!(cases.len(), 3 * 6 + 12);
+    let doubles: Vec<Case> = cases.iter().copied().filter(|c| c.then.is_some()).collect();
+    assert_eq!(doubles.len(), 12);
+    let out = c.run(&doubles, options(2, true), &|_| {}).unwrap();
+    for o in &out {
+        assert_eq!(o.group, "double faults");
+        assert_eq!(
+            o.faults_fallen, 2,
+            "{}: the recovery reached its second fault",
+            o.id
+        );
+        assert_eq!(
+            Case::parse(o.id.strip_prefix("install-16k:").unwrap()),
+            Some(o.case)
+        );
+    }
+    // Branched, from power-on: the same verdicts.
+    for o in out.iter().take(3) {
+        assert_eq!(
+            c.run_case_from_boot(&o.case).unwrap().verdict,
+            o.verdict,
+            "{}",
+            o.id
+        );
+    }
+}

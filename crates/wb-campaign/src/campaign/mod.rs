@@ -62,9 +62,12 @@ pub struct Outcome {
     pub group: String,
     pub verdict: Verdict,
     pub failures: Vec<Failure>,
-    /// When the fault fell and the operation it interrupted.
+    /// When the (first) fault fell and the operation it interrupted.
     pub fault_at_us: Option<f64>,
     pub torn_op: Option<u64>,
+    /// How many of the case's faults fell (a second fault falls only if the recovery gets
+    /// that far).
+    pub faults_fallen: usize,
     /// Simulated time at the end (or where it stopped early).
     pub simulated_us: f64,
     pub host_ms: f64,
@@ -274,12 +277,23 @@ impl<'s> Campaign<'s> {
             .expect("a golden checkpoint has no fault armed");
         let mut device_at_fault = None;
         let mut looked_up = false;
+        let mut second_armed = false;
+        let faults = 1 + usize::from(case.then.is_some());
         while run.advance()? {
-            if o.keep_devices && device_at_fault.is_none() && !run.st.log.faults.is_empty() {
-                // The first look after the fault: the chip as it came back.
+            let fallen = run.st.log.faults.len();
+            if let Some(second) = case.then.filter(|_| fallen == 1 && !second_armed) {
+                // The first fault has just fallen: the second falls in the recovery.
+                let ops = run.p.m.flash_op_count() as u64;
+                run.arm_if_reached(second.cut(ops), second.fault.injection(second.seed))
+                    .expect("the first fault has fallen: nothing is armed");
+                second_armed = true;
+            }
+            if o.keep_devices && device_at_fault.is_none() && fallen == faults {
+                // The first look after the (last) fault: the chip as it came back.
                 device_at_fault = Some(run.p.m.device());
             }
-            let Some((key, at)) = run.st.fault_key.filter(|_| !looked_up) else {
+            let Some((key, at)) = run.st.fault_key.filter(|_| !looked_up && fallen == faults)
+            else {
                 continue;
             };
             looked_up = true;
@@ -297,6 +311,7 @@ impl<'s> Campaign<'s> {
                     failures: d.failures,
                     fault_at_us: Some(fault.at_us),
                     torn_op: fault.torn_op,
+                    faults_fallen: run.st.log.faults.len(),
                     simulated_us: wb_inspect::us(at),
                     host_ms: started.elapsed().as_secs_f64() * 1e3,
                     same_as: Some(d.id),
@@ -343,6 +358,7 @@ impl<'s> Campaign<'s> {
             failures,
             fault_at_us: fault.as_ref().map(|f| f.at_us),
             torn_op: fault.and_then(|f| f.torn_op),
+            faults_fallen: run.st.log.faults.len(),
             simulated_us: wb_inspect::us(end),
             host_ms: started.elapsed().as_secs_f64() * 1e3,
             same_as: None,

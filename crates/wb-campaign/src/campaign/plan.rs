@@ -54,6 +54,31 @@ pub struct Plan {
     /// A fault at every multiple of this time, up to the golden run's end.
     pub every: Option<Picos>,
     pub at_ops: bool,
+    /// Double faults: a second fault in the recovery from each first one.
+    pub double: Option<Double>,
+}
+
+/// The second faults of double-fault cases (`[campaign.double]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Double {
+    pub faults: Vec<FaultKind>,
+    pub points: Vec<CutPoint>,
+    pub seeds: u64,
+    /// The second fault falls at the K-th flash operation after the first fell, K in
+    /// [first, last].
+    pub after: (u64, u64),
+    /// Draw this many (first, second) pairs, seeded by `seed`; `None`: every pair.
+    pub sample: Option<usize>,
+    pub seed: u64,
+}
+
+/// A second fault: at the `after`-th flash operation requested after the first fault fell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Second {
+    pub fault: FaultKind,
+    pub after: u64,
+    pub point: CutPoint,
+    pub seed: u64,
 }
 
 impl Default for Plan {
@@ -66,6 +91,7 @@ impl Default for Plan {
             kinds: Vec::new(),
             every: None,
             at_ops: true,
+            double: None,
         }
     }
 }
@@ -79,11 +105,53 @@ pub enum When {
     At { t: Picos, seed: u64 },
 }
 
-/// One run of a campaign: the golden run with one fault.
+/// One run of a campaign: the golden run with one fault, or two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Case {
     pub fault: FaultKind,
     pub when: When,
+    pub then: Option<Second>,
+}
+
+fn point_of(s: &str) -> Option<CutPoint> {
+    match s {
+        "before" => Some(CutPoint::Before),
+        "during" => Some(CutPoint::During),
+        "after" => Some(CutPoint::After),
+        _ => None,
+    }
+}
+
+/// `reset-during:seed3` / `before`: a fault, its point and seed as an ID writes them.
+fn parse_point<'a>(mut parts: impl Iterator<Item = &'a str>) -> Option<(FaultKind, CutPoint, u64)> {
+    let text = parts.next()?;
+    let (fault, point) = match text.strip_prefix("reset-") {
+        Some(p) => (FaultKind::Reset, p),
+        None => (FaultKind::PowerCut, text),
+    };
+    let point = point_of(point)?;
+    let seed = match (point, parts.next()) {
+        (CutPoint::During, Some(s)) => s.strip_prefix("seed")?.parse().ok()?,
+        (_, None) => 0,
+        _ => return None,
+    };
+    parts.next().is_none().then_some((fault, point, seed))
+}
+
+fn write_point(
+    f: &mut fmt::Formatter<'_>,
+    fault: FaultKind,
+    point: CutPoint,
+    seed: u64,
+) -> fmt::Result {
+    if fault == FaultKind::Reset {
+        write!(f, "reset-")?;
+    }
+    write!(f, "{point}")?;
+    if point == CutPoint::During {
+        write!(f, ":seed{seed}")?;
+    }
+    Ok(())
 }
 
 impl Case {
@@ -114,54 +182,52 @@ impl Case {
 
     /// The case an ID names (as [`Case::id`] writes it).
     pub fn parse(id: &str) -> Option<Case> {
-        let mut parts = id.split(':');
-        let first = parts.next()?;
-        if let Some(n) = first.strip_prefix("op") {
-            let op: u64 = n.parse().ok().filter(|n| *n > 0)?;
-            let point_text = parts.next()?;
-            let (fault, point) = match point_text.strip_prefix("reset-") {
-                Some(p) => (FaultKind::Reset, p),
-                None => (FaultKind::PowerCut, point_text),
-            };
-            let point = match point {
-                "before" => CutPoint::Before,
-                "during" => CutPoint::During,
-                "after" => CutPoint::After,
-                _ => return None,
-            };
-            let seed = match (point, parts.next()) {
-                (CutPoint::During, Some(s)) => s.strip_prefix("seed")?.parse().ok()?,
-                (_, None) => 0,
-                _ => return None,
-            };
-            let case = Case {
-                fault,
-                when: When::Op { op, point, seed },
-            };
-            return (parts.next().is_none() && case.id() == id).then_some(case);
-        }
-        let us: u64 = first.strip_prefix('t')?.strip_suffix("us")?.parse().ok()?;
-        let mut fault = FaultKind::PowerCut;
-        let mut seed = 0;
-        for p in parts {
-            match p {
-                "reset" => fault = FaultKind::Reset,
-                s => seed = s.strip_prefix("seed")?.parse().ok()?,
-            }
-        }
-        let case = Case {
-            fault,
-            when: When::At {
-                t: us * picos::US,
-                seed,
-            },
+        let (first, second) = match id.split_once('+') {
+            Some((a, b)) => (a, Some(b)),
+            None => (id, None),
         };
+        let then = match second {
+            None => None,
+            Some(text) => {
+                let (after, rest) = text.strip_prefix('r')?.split_once(':')?;
+                let (fault, point, seed) = parse_point(rest.split(':'))?;
+                Some(Second {
+                    fault,
+                    after: after.parse().ok().filter(|k| *k > 0)?,
+                    point,
+                    seed,
+                })
+            }
+        };
+        let mut parts = first.split(':');
+        let head = parts.next()?;
+        let (fault, when) = if let Some(n) = head.strip_prefix("op") {
+            let op: u64 = n.parse().ok().filter(|n| *n > 0)?;
+            let (fault, point, seed) = parse_point(parts)?;
+            (fault, When::Op { op, point, seed })
+        } else {
+            let us: u64 = head.strip_prefix('t')?.strip_suffix("us")?.parse().ok()?;
+            let mut fault = FaultKind::PowerCut;
+            let mut seed = 0;
+            for p in parts {
+                match p {
+                    "reset" => fault = FaultKind::Reset,
+                    s => seed = s.strip_prefix("seed")?.parse().ok()?,
+                }
+            }
+            let t = us * picos::US;
+            (fault, When::At { t, seed })
+        };
+        let case = Case { fault, when, then };
         (case.id() == id).then_some(case)
     }
 
     /// The group the summary counts it in: "power-cut during", "reset after", "power-cut at
     /// a time".
     pub fn group(&self) -> String {
+        if self.then.is_some() {
+            return "double faults".into();
+        }
         match self.when {
             When::Op { point, .. } => format!("{} {point}", self.fault.name()),
             When::At { .. } => format!("{} at a time", self.fault.name()),
@@ -174,14 +240,7 @@ impl fmt::Display for Case {
         match self.when {
             When::Op { op, point, seed } => {
                 write!(f, "op{op}:")?;
-                if self.fault == FaultKind::Reset {
-                    write!(f, "reset-")?;
-                }
-                write!(f, "{point}")?;
-                if point == CutPoint::During {
-                    write!(f, ":seed{seed}")?;
-                }
-                Ok(())
+                write_point(f, self.fault, point, seed)?;
             }
             When::At { t, seed } => {
                 write!(f, "t{}us", t / picos::US)?;
@@ -191,10 +250,35 @@ impl fmt::Display for Case {
                 if seed != 0 {
                     write!(f, ":seed{seed}")?;
                 }
-                Ok(())
             }
         }
+        if let Some(s) = self.then {
+            write!(f, "+r{}:", s.after)?;
+            write_point(f, s.fault, s.point, s.seed)?;
+        }
+        Ok(())
     }
+}
+
+impl Second {
+    /// The cut, once the first fault fell with `ops` operations requested.
+    pub fn cut(&self, ops: u64) -> PowerCut {
+        let op = ops + self.after;
+        match self.point {
+            CutPoint::Before => PowerCut::BeforeOp(op),
+            CutPoint::During => PowerCut::DuringOp(op),
+            CutPoint::After => PowerCut::AfterOp(op),
+        }
+    }
+}
+
+/// SplitMix64 from `state`: seeded draws.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl Plan {
@@ -223,6 +307,7 @@ impl Plan {
                                     point,
                                     seed,
                                 },
+                                then: None,
                             });
                         }
                     }
@@ -236,12 +321,59 @@ impl Plan {
                     cases.push(Case {
                         fault,
                         when: When::At { t, seed: 0 },
+                        then: None,
                     });
                 }
                 t += every;
             }
         }
+        if let Some(d) = &self.double {
+            let doubles = d.pairs(&cases);
+            cases.extend(doubles);
+        }
         cases
+    }
+}
+
+impl Double {
+    /// The double cases over `firsts`: every (first, second) pair, or a seeded sample of them
+    /// in pair order.
+    fn pairs(&self, firsts: &[Case]) -> Vec<Case> {
+        let seconds: Vec<Second> = (self.after.0..=self.after.1)
+            .flat_map(|after| {
+                self.points.iter().flat_map(move |&point| {
+                    let seeds = if point == CutPoint::During {
+                        self.seeds
+                    } else {
+                        1
+                    };
+                    self.faults.iter().flat_map(move |&fault| {
+                        (0..seeds).map(move |seed| Second {
+                            fault,
+                            after,
+                            point,
+                            seed,
+                        })
+                    })
+                })
+            })
+            .collect();
+        let total = firsts.len() * seconds.len();
+        let pair = |i: usize| Case {
+            then: Some(seconds[i % seconds.len()]),
+            ..firsts[i / seconds.len()]
+        };
+        match self.sample {
+            Some(n) if n < total => {
+                let mut state = self.seed;
+                let mut chosen = std::collections::BTreeSet::new();
+                while chosen.len() < n {
+                    chosen.insert((splitmix(&mut state) % total as u64) as usize);
+                }
+                chosen.into_iter().map(pair).collect()
+            }
+            _ => (0..total).map(pair).collect(),
+        }
     }
 }
 
@@ -268,14 +400,7 @@ pub fn sample<T: Clone>(cases: &[T], count: usize, seed: u64) -> Vec<T> {
         return cases.to_vec();
     }
     let mut state = seed;
-    let mut next = || {
-        // SplitMix64.
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = || splitmix(&mut state);
     // A partial Fisher-Yates shuffle of the indexes.
     let mut idx: Vec<usize> = (0..cases.len()).collect();
     for k in 0..count {
@@ -302,6 +427,9 @@ mod tests {
             "t1500us",
             "t1500us:reset",
             "t20us:seed2",
+            "op12:during:seed1+r3:before",
+            "op12:after+r40:reset-during:seed2",
+            "t1500us+r1:after",
         ] {
             let case = Case::parse(id).unwrap_or_else(|| panic!("{id}"));
             assert_eq!(case.id(), id);

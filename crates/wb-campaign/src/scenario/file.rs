@@ -47,6 +47,21 @@ pub struct CampaignFile {
     pub every: Option<Spanned<String>>,
     /// Whether faults fall at flash operations (default true).
     pub at_ops: Option<bool>,
+    /// A second fault in the recovery from each first one.
+    pub double: Option<Spanned<DoubleFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoubleFile {
+    pub faults: Option<Vec<Spanned<String>>>,
+    pub points: Option<Vec<Spanned<String>>>,
+    pub seeds: Option<Spanned<u64>>,
+    /// The second fault at the K-th flash operation after the first: [first K, last K].
+    pub after: Spanned<Vec<u64>>,
+    /// Draw this many pairs at random.
+    pub sample: Option<usize>,
+    pub seed: Option<u64>,
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,7 @@ use wb_periph::picos;
 use wb_proto::fus::{FusError, Opcode};
 use wb_proto::layout::operator as op;
 
-use crate::campaign::plan::{FaultKind, Plan};
+use crate::campaign::plan::{Double, FaultKind, Plan};
 use file::{CampaignFile, ConditionFile, CoreFile, ExpectFile, StepFile};
 use wb_machine::CutPoint;
 
@@ -394,47 +394,92 @@ impl Scenario {
     }
 }
 
+fn faults(
+    src: &Source,
+    list: &[Spanned<String>],
+    key: &str,
+) -> Result<Vec<FaultKind>, ScenarioError> {
+    list.iter()
+        .map(|f| {
+            FaultKind::from_name(f.get_ref())
+                .ok_or_else(|| src.at(f, key, format!("{:?}: power-cut or reset", f.get_ref())))
+        })
+        .collect()
+}
+
+fn points(
+    src: &Source,
+    list: &[Spanned<String>],
+    key: &str,
+) -> Result<Vec<CutPoint>, ScenarioError> {
+    list.iter()
+        .map(|p| match p.get_ref().as_str() {
+            "before" => Ok(CutPoint::Before),
+            "during" => Ok(CutPoint::During),
+            "after" => Ok(CutPoint::After),
+            other => Err(src.at(p, key, format!("{other:?}: before, during or after"))),
+        })
+        .collect()
+}
+
+fn seeds(src: &Source, v: &Spanned<u64>, key: &str) -> Result<u64, ScenarioError> {
+    match *v.get_ref() {
+        0 => Err(src.at(
+            v,
+            key,
+            "a fault during an operation needs at least one seed",
+        )),
+        n => Ok(n),
+    }
+}
+
 fn plan(src: &Source, c: &Spanned<CampaignFile>) -> Result<Plan, ScenarioError> {
     let cf = c.get_ref();
     let mut plan = Plan::default();
-    if let Some(faults) = &cf.faults {
-        plan.faults = faults
-            .iter()
-            .map(|f| {
-                FaultKind::from_name(f.get_ref()).ok_or_else(|| {
-                    src.at(
-                        f,
-                        "campaign.faults",
-                        format!("{:?}: power-cut or reset", f.get_ref()),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
+    if let Some(f) = &cf.faults {
+        plan.faults = faults(src, f, "campaign.faults")?;
     }
-    if let Some(points) = &cf.points {
-        plan.points = points
-            .iter()
-            .map(|p| match p.get_ref().as_str() {
-                "before" => Ok(CutPoint::Before),
-                "during" => Ok(CutPoint::During),
-                "after" => Ok(CutPoint::After),
-                other => Err(src.at(
-                    p,
-                    "campaign.points",
-                    format!("{other:?}: before, during or after"),
-                )),
-            })
-            .collect::<Result<_, _>>()?;
+    if let Some(p) = &cf.points {
+        plan.points = points(src, p, "campaign.points")?;
     }
-    if let Some(seeds) = &cf.seeds {
-        if *seeds.get_ref() == 0 {
-            return Err(src.at(
-                seeds,
-                "campaign.seeds",
-                "a fault during an operation needs at least one seed",
-            ));
-        }
-        plan.seeds = *seeds.get_ref();
+    if let Some(s) = &cf.seeds {
+        plan.seeds = seeds(src, s, "campaign.seeds")?;
+    }
+    if let Some(d) = &cf.double {
+        let df = d.get_ref();
+        let after = match df.after.get_ref()[..] {
+            [first, last] if first >= 1 && first <= last => (first, last),
+            _ => {
+                return Err(src.at(
+                    &df.after,
+                    "campaign.double.after",
+                    "give [FIRST, LAST], operations after the first fault counted from 1",
+                ))
+            }
+        };
+        plan.double = Some(Double {
+            faults: df
+                .faults
+                .as_ref()
+                .map(|f| faults(src, f, "campaign.double.faults"))
+                .transpose()?
+                .unwrap_or(vec![FaultKind::PowerCut]),
+            points: df
+                .points
+                .as_ref()
+                .map(|p| points(src, p, "campaign.double.points"))
+                .transpose()?
+                .unwrap_or(vec![CutPoint::Before, CutPoint::During, CutPoint::After]),
+            seeds: df
+                .seeds
+                .as_ref()
+                .map(|s| seeds(src, s, "campaign.double.seeds"))
+                .transpose()?
+                .unwrap_or(4),
+            after,
+            sample: df.sample,
+            seed: df.seed.unwrap_or(0),
+        });
     }
     if let Some(ops) = &cf.ops {
         match ops.get_ref()[..] {
