@@ -22,6 +22,16 @@ use crate::setup::{self, Symbols};
 
 /// How often the host looks at a condition it waits for.
 pub const LOOK: Picos = MS;
+
+/// The first multiple of `period` after `now`. The host looks (and acts) on such grids of
+/// simulated time, not at times counted from its last look: two runs that reach the same
+/// state, whatever their past, then go on the same.
+fn grid(now: Picos, period: Picos) -> Picos {
+    match period {
+        0 => now,
+        p => (now / p + 1) * p,
+    }
+}
 const FUS_GET_STATE: u16 = 0xFC52;
 
 fn get_state() -> Vec<u8> {
@@ -275,6 +285,28 @@ impl<'s> Run<'s> {
         Some(h.finish())
     }
 
+    /// A digest of the whole run's state now, times as they are (`Machine::state_digest` and
+    /// what the host is doing, and what the end checks will look at that has happened
+    /// already): two runs with equal keys are the same run from here on, to the picosecond.
+    pub fn state_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.p.m.state_digest().hash(&mut h);
+        self.p.readies.hash(&mut h);
+        let st = &self.st;
+        (st.step, st.fus, st.hit, st.finished, st.resends, &st.output).hash(&mut h);
+        h.write(format!("{:?}{:?}", st.phase, st.armed).as_bytes());
+        let log = &st.log;
+        for f in &log.failures {
+            (f.line, &f.key).hash(&mut h);
+        }
+        (log.faults.len(), self.power_cuts(), log.lockups.len()).hash(&mut h);
+        for core in CoreId::ALL {
+            self.boots(core).hash(&mut h);
+        }
+        h.finish()
+    }
+
     /// Whether CPU2 still answers: after an NRST reset (CPU1 held, as a debugger would), it
     /// sends READY and answers FUS_GET_STATE, whatever it runs; a second reset and try if
     /// not. The run's machine is used up.
@@ -506,7 +538,7 @@ impl<'s> Run<'s> {
                         return Ok(None);
                     }
                     let wake = poll_wake
-                        .map_or(now + LOOK, |t| t.min(now + LOOK))
+                        .map_or(grid(now, LOOK), |t| t.min(grid(now, LOOK)))
                         .min(deadline);
                     self.st.phase = Phase::Waiting { deadline, poll };
                     return Ok(Some(wake));
@@ -514,7 +546,7 @@ impl<'s> Run<'s> {
                 Phase::Acting(act) => match self.drive_action(step, act)? {
                     Some((act, wait)) => {
                         self.st.phase = Phase::Acting(act);
-                        return Ok(Some(now + wait));
+                        return Ok(Some(grid(now, wait)));
                     }
                     None => self.next_step(),
                 },
@@ -571,9 +603,9 @@ impl<'s> Run<'s> {
                     } else if self.stack_runs() {
                         return Ok((
                             Poll::Sleep {
-                                until: now + period,
+                                until: grid(now, period),
                             },
-                            now + period,
+                            grid(now, period),
                         ));
                     } else {
                         self.before_acting();
@@ -582,25 +614,25 @@ impl<'s> Run<'s> {
                     }
                 }
                 Poll::Booting(mut boot) => match boot.poll(&mut self.p)? {
-                    TaskStep::Wait(t) => return Ok((Poll::Booting(boot), now + t)),
+                    TaskStep::Wait(t) => return Ok((Poll::Booting(boot), grid(now, t))),
                     // A READY or none: look again at what runs.
                     TaskStep::Done(_) => poll = Poll::Sleep { until: now },
                 },
                 Poll::Resending(answer) => match answer.poll(&mut self.p)? {
-                    TaskStep::Wait(t) => return Ok((Poll::Resending(answer), now + t)),
+                    TaskStep::Wait(t) => return Ok((Poll::Resending(answer), grid(now, t))),
                     TaskStep::Done(rsp) => {
                         let opcode = w.resend.as_ref().expect("resending").0;
                         self.log_exchange(opcode, &rsp.map_or(Sent::NoAnswer, Sent::Answered));
                         return Ok((
                             Poll::Sleep {
-                                until: now + period,
+                                until: grid(now, period),
                             },
-                            now + period,
+                            grid(now, period),
                         ));
                     }
                 },
                 Poll::Asking(answer) => match answer.poll(&mut self.p)? {
-                    TaskStep::Wait(t) => return Ok((Poll::Asking(answer), now + t)),
+                    TaskStep::Wait(t) => return Ok((Poll::Asking(answer), grid(now, t))),
                     TaskStep::Done(rsp) => {
                         let sent = rsp.map_or(Sent::NoAnswer, Sent::Answered);
                         self.note_state(&sent);
@@ -618,9 +650,9 @@ impl<'s> Run<'s> {
                         }
                         return Ok((
                             Poll::Sleep {
-                                until: now + period,
+                                until: grid(now, period),
                             },
-                            now + period,
+                            grid(now, period),
                         ));
                     }
                 },
@@ -885,7 +917,7 @@ impl<'s> Run<'s> {
             Phase::Acting(Act::AskThenCheck(mut task)) => match task.poll(&mut self.p)? {
                 TaskStep::Wait(t) => {
                     self.st.phase = Phase::Acting(Act::AskThenCheck(task));
-                    return Ok(Some(self.p.m.now() + t));
+                    return Ok(Some(grid(self.p.m.now(), t)));
                 }
                 TaskStep::Done(sent) => {
                     self.log_exchange(FUS_GET_STATE, &sent);

@@ -180,7 +180,7 @@ fn external_resets_all_through_an_install_are_recovered() {
     let c = Campaign::new(&sc, Golden::run(&sc, 32).unwrap());
     let cases = c.cases();
     // Before and after each operation, and one every millisecond of the 1.8 s install.
-    assert_eq!(cases.len(), 2232 * 2 + 1787);
+    assert_eq!(cases.len(), 2232 * 2 + 1780);
     let out = c
         .run(&sample(&cases, 40, 11), options(2, true), &|_| {})
         .unwrap();

@@ -47,6 +47,18 @@ impl CycleDomain {
         }
     }
 
+    /// Feed `h` with the mapping as seen from cycle `cycles`: with a whole-picosecond period
+    /// only the clock matters (cycle n from now is n periods from now); otherwise the
+    /// rounding depends on the distance to the base too.
+    pub fn digest(&self, cycles: u64, h: &mut dyn std::hash::Hasher) {
+        h.write_u64(self.hz);
+        h.write_u64(self.period_ps);
+        if self.period_ps == 0 {
+            h.write_u64(self.base_ps);
+            h.write_u64(cycles.wrapping_sub(self.base_cycles));
+        }
+    }
+
     /// Change frequency at cycle `cycles` (which maps to the current time).
     pub fn rebase(&mut self, hz: u64, cycles: u64) {
         let now = self.time_of(cycles);

@@ -194,6 +194,11 @@ impl Memories {
         self.bufs.iter().map(|b| b.to_vec()).collect()
     }
 
+    /// Every buffer, in region order.
+    pub fn buffers(&self) -> Vec<&[u8]> {
+        self.bufs.iter().map(|b| &b[..]).collect()
+    }
+
     /// Feed every buffer to `h`.
     pub fn hash_all(&self, h: &mut impl std::hash::Hasher) {
         for b in &self.bufs {

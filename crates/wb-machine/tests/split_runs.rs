@@ -261,3 +261,53 @@ fn a_cycle_limit_holds_across_a_clock_change() {
     assert_eq!(m.run_until(now + 100 * US), Exit::Limit);
     assert!(m.stats(CoreId::Cpu1).cycles > LIMIT + 1_000);
 }
+
+#[test]
+fn the_state_digest_sees_what_decides_the_run_and_not_how_it_was_paused() {
+    let end = 1_500 * US;
+    let mut straight = machine(true);
+    assert_eq!(straight.run_until(end), Exit::Limit);
+    let digest = straight.state_digest();
+    let mut paused = machine(true);
+    for t in [1, 12_345_678, 730 * US + 1] {
+        paused.run_past(t);
+    }
+    assert_eq!(paused.run_until(end), Exit::Limit);
+    assert_eq!(paused.state_digest(), digest, "pauses are not state");
+    let mut restored = machine(true);
+    restored.run_until(100 * US);
+    restored.restore(&straight.snapshot());
+    let diff: Vec<_> = restored
+        .state_parts()
+        .into_iter()
+        .zip(straight.state_parts())
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.0)
+        .collect();
+    assert_eq!(
+        restored.state_digest(),
+        digest,
+        "a restored copy is the state: {diff:?}"
+    );
+
+    // Anything that changes what happens next changes the digest.
+    let changed = |f: &dyn Fn(&mut Machine)| {
+        let mut m = machine(true);
+        m.restore(&straight.snapshot());
+        f(&mut m);
+        m.state_digest()
+    };
+    assert_ne!(changed(&|m| assert!(m.poke(0x2000_0400, &[1]))), digest);
+    assert_ne!(
+        changed(&|m| m.core_mut(CoreId::Cpu2).set_reg(RegisterARM::R5, 7)),
+        digest
+    );
+    assert_ne!(
+        changed(&|m| m.arm_power_cut(wb_machine::PowerCut::At(end + US), 0)),
+        digest
+    );
+    assert_ne!(
+        changed(&|m| assert_eq!(m.run_until(end + 1), Exit::Limit)),
+        digest
+    );
+}

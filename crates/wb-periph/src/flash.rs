@@ -726,6 +726,31 @@ impl Flash {
         Some(op.seq)
     }
 
+    /// Feed `h` with the controller's state: everything but the log, which only records the
+    /// past (the operation in progress without its sequence number, for the same reason).
+    pub fn digest_state(&self, h: &mut dyn std::hash::Hasher) {
+        let running = self.running.as_ref().map(|r| (&r.kind, r.core, r.end));
+        let state = (
+            (self.acr, self.c2acr, self.status, self.control),
+            (
+                self.locked,
+                self.opt_locked,
+                self.key_stage,
+                self.optkey_stage,
+                self.key_lockout,
+            ),
+            (
+                self.eccr,
+                self.option_regs,
+                self.option_live,
+                &self.option_errors,
+            ),
+            (self.latch, &self.row, running, &self.ecc),
+            (&self.changed, self.option_changed, self.obl_launch),
+        );
+        h.write(format!("{state:?}").as_bytes());
+    }
+
     /// Power is cut as the operation in progress is requested: it never takes effect.
     pub fn drop_running(&mut self, now: Picos) -> Option<u64> {
         let op = self.running.take()?;

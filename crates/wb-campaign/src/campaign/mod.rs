@@ -89,6 +89,10 @@ pub struct Golden {
     untouched: Vec<u32>,
 }
 
+/// How often, in simulated time, a case after its fault compares its whole state with the
+/// states other cases reached at the same time.
+const CONVERGE_EVERY: Picos = 5 * wb_periph::picos::MS;
+
 /// Checkpoints kept at most; past that every other one goes and the spacing doubles.
 const MAX_CHECKPOINTS: usize = 256;
 
@@ -173,7 +177,11 @@ pub struct Options {
 pub struct Campaign<'s> {
     pub sc: &'s Scenario,
     pub golden: Golden,
+    /// By power-on key (`Run::power_on_key`): what a state at a power-on led to.
     decided: Mutex<HashMap<u64, Decided>>,
+    /// By state key (`Run::state_key`): what a whole state at a time led to, once the case
+    /// that reached it has ended (`None` while it runs).
+    converged: Mutex<HashMap<u64, Option<Decided>>>,
 }
 
 impl<'s> Campaign<'s> {
@@ -182,6 +190,7 @@ impl<'s> Campaign<'s> {
             sc,
             golden,
             decided: Mutex::new(HashMap::new()),
+            converged: Mutex::new(HashMap::new()),
         }
     }
 
@@ -278,6 +287,9 @@ impl<'s> Campaign<'s> {
         let mut device_at_fault = None;
         let mut looked_up = false;
         let mut second_armed = false;
+        let mut next_look = 0;
+        // State keys this case was the first to reach.
+        let mut seen = Vec::new();
         let faults = 1 + usize::from(case.then.is_some());
         while run.advance()? {
             let fallen = run.st.log.faults.len();
@@ -292,6 +304,25 @@ impl<'s> Campaign<'s> {
                 // The first look after the (last) fault: the chip as it came back.
                 device_at_fault = Some(run.p.m.device());
             }
+            if o.early_stop && fallen == faults && run.p.m.now() >= next_look {
+                // The whole state at a time another case may have been in already.
+                next_look = (run.p.m.now() / CONVERGE_EVERY + 1) * CONVERGE_EVERY;
+                let k = run.state_key();
+                let mut table = self.converged.lock().expect("not poisoned");
+                match table.get(&k) {
+                    Some(Some(d)) => {
+                        let d = d.clone();
+                        drop(table);
+                        self.settle(&seen, &d);
+                        return Ok(self.same_as(run, case, id, d, started, device_at_fault));
+                    }
+                    Some(None) => {}
+                    None => {
+                        table.insert(k, None);
+                        seen.push(k);
+                    }
+                }
+            }
             let Some((key, at)) = run.st.fault_key.filter(|_| !looked_up && fallen == faults)
             else {
                 continue;
@@ -302,21 +333,8 @@ impl<'s> Campaign<'s> {
             };
             let known = self.decided.lock().expect("not poisoned").get(&k).cloned();
             if let Some(d) = known.filter(|d| self.fits(at, d.took)) {
-                let fault = &run.st.log.faults[0];
-                return Ok(Outcome {
-                    id,
-                    case: *case,
-                    group: case.group(),
-                    verdict: d.verdict,
-                    failures: d.failures,
-                    fault_at_us: Some(fault.at_us),
-                    torn_op: fault.torn_op,
-                    faults_fallen: run.st.log.faults.len(),
-                    simulated_us: wb_inspect::us(at),
-                    host_ms: started.elapsed().as_secs_f64() * 1e3,
-                    same_as: Some(d.id),
-                    device_at_fault,
-                });
+                self.settle(&seen, &d);
+                return Ok(self.same_as(run, case, id, d, started, device_at_fault));
             }
         }
         let mut failures = run.st.log.failures.clone();
@@ -350,6 +368,13 @@ impl<'s> Campaign<'s> {
                 .entry(k)
                 .or_insert(d);
         }
+        let d = Decided {
+            id: id.clone(),
+            verdict,
+            failures: failures.clone(),
+            took: 0,
+        };
+        self.settle(&seen, &d);
         Ok(Outcome {
             id,
             case: *case,
@@ -364,6 +389,41 @@ impl<'s> Campaign<'s> {
             same_as: None,
             device_at_fault,
         })
+    }
+
+    /// The states a case reached first led to `d`: cases that reach them later stop there.
+    fn settle(&self, seen: &[u64], d: &Decided) {
+        let mut table = self.converged.lock().expect("not poisoned");
+        for k in seen {
+            table.insert(*k, Some(d.clone()));
+        }
+    }
+
+    /// The outcome of a case stopped at a state `d` was judged from.
+    fn same_as(
+        &self,
+        run: &Run,
+        case: &Case,
+        id: String,
+        d: Decided,
+        started: std::time::Instant,
+        device_at_fault: Option<Device>,
+    ) -> Outcome {
+        let fault = &run.st.log.faults[0];
+        Outcome {
+            id,
+            case: *case,
+            group: case.group(),
+            verdict: d.verdict,
+            failures: d.failures,
+            fault_at_us: Some(fault.at_us),
+            torn_op: fault.torn_op,
+            faults_fallen: run.st.log.faults.len(),
+            simulated_us: wb_inspect::us(run.p.m.now()),
+            host_ms: started.elapsed().as_secs_f64() * 1e3,
+            same_as: Some(d.id),
+            device_at_fault,
+        }
     }
 
     /// Whether a run from a state at `now` that takes `took` to end comes out as it did:

@@ -158,6 +158,22 @@ pub struct CoreState {
 }
 
 impl CoreState {
+    /// Feed `h` with what decides how the core goes on, cycle numbers relative to its count
+    /// (the tallies of cycles, instructions and blocks are left out; the view, the ECC list
+    /// and the cost cache follow from the memories and the flash controller; why the last
+    /// slice stopped is set again by the next one, and the block it ended after matters only
+    /// while a taken branch is still to be charged, which never outlives a slice).
+    pub(crate) fn digest(&self, h: &mut dyn std::hash::Hasher) {
+        self.scs.digest(self.cycles, h);
+        self.domain.digest(self.cycles, h);
+        let branch = (self.taken_extra != 0).then_some((self.fallthrough, self.taken_extra));
+        let state = (
+            (self.run, self.event_register, self.waits, self.boot_alias),
+            (self.watch_masks, branch, self.staged),
+        );
+        h.write(format!("{state:?}").as_bytes());
+    }
+
     /// Global time now, from this core's point of view.
     pub fn now(&self) -> u64 {
         self.domain.time_of(self.cycles)
@@ -392,6 +408,10 @@ impl Core {
 
     pub fn pc(&self) -> u32 {
         self.reg(RegisterARM::PC)
+    }
+
+    pub fn breakpoints(&self) -> &[u64] {
+        &self.breakpoints
     }
 
     pub fn set_breakpoints(&mut self, addrs: &[u32]) {

@@ -44,6 +44,7 @@ use wb_periph::rcc::{Frequencies, ResetCause};
 use wb_periph::usart::Serial;
 
 /// How the machine is built.
+#[derive(Debug)]
 pub struct Config {
     pub clocks: Clocks,
     /// Length of one lock-step quantum: the most one core can run ahead of the other.

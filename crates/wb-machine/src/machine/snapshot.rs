@@ -37,6 +37,66 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// A digest of everything that decides what the machine does from now on: the time, the
+    /// configuration, the memories, every peripheral's state, the cores' registers and model state, the boot
+    /// vectors, what is armed. What only records the past is left out (the flash log, the
+    /// boots, the tallies of cycles, instructions and blocks, the trace hash), and cycle
+    /// numbers are taken relative to each core's count. Two machines with equal digests run
+    /// the same from here: campaigns stop a case that reaches a state already judged.
+    pub fn state_digest(&self) -> u64 {
+        use std::hash::Hasher;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (_, d) in self.state_parts() {
+            h.write_u64(d);
+        }
+        h.finish()
+    }
+
+    /// [`Machine::state_digest`] part by part, named: where two states differ.
+    pub fn state_parts(&self) -> Vec<(String, u64)> {
+        use std::hash::{Hash, Hasher};
+        fn part(
+            name: impl Into<String>,
+            f: impl FnOnce(&mut xxhash_rust::xxh3::Xxh3),
+        ) -> (String, u64) {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            f(&mut h);
+            (name.into(), h.finish())
+        }
+        let mut parts = vec![part("machine", |h| {
+            (self.now, self.quantum, self.boot).hash(h);
+            let limit = self
+                .cycle_limit
+                .map(|(i, n)| (i, n.wrapping_sub(self.cores[i].state().cycles)));
+            h.write(format!("{:?}{limit:?}{:?}", self.power_cut, self.config).as_bytes());
+        })];
+        for (i, b) in self.mem.buffers().iter().enumerate() {
+            parts.push(part(format!("memory {i}"), |h| h.write(b)));
+        }
+        let bus = self.bus.borrow();
+        parts.push(part("flash", |h| bus.flash.digest_state(h)));
+        let system = (&bus.sev_to, &bus.rcc, &bus.pwr, &bus.exti, &bus.syscfg);
+        parts.push(part("system", |h| {
+            h.write(format!("{system:?}").as_bytes())
+        }));
+        for p in &bus.periphs {
+            parts.push(part(p.dev.name(), |h| {
+                h.write(format!("{:?}{}", p.dev, p.gate_traced).as_bytes())
+            }));
+        }
+        for c in &self.cores {
+            let r = CoreSnapshot::take(c);
+            let regs = (&r.regs, &r.fp, r.msp, r.psp, r.control, r.xpsr);
+            parts.push(part(format!("{} registers", c.id), |h| {
+                h.write(format!("{regs:?}{:?}", c.breakpoints()).as_bytes())
+            }));
+            parts.push(part(format!("{} state", c.id), |h| c.state().digest(h)));
+        }
+        parts
+    }
+}
+
 /// The core registers a snapshot keeps besides the FP bank and the stack pointers.
 pub(super) fn core_regs() -> impl Iterator<Item = RegisterARM> {
     use RegisterARM::{BASEPRI, FAULTMASK, LR, PC, PRIMASK};

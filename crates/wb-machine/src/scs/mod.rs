@@ -147,6 +147,21 @@ impl Scs {
         }
     }
 
+    /// Feed `h` with the state, cycle numbers relative to the core's count `cycles`.
+    pub fn digest(&self, cycles: u64, h: &mut dyn std::hash::Hasher) {
+        let mut c = self.clone();
+        // Stopped, the counter shows its frozen value and the base is set again when it
+        // starts; running, it shows the distance to the base.
+        c.cyccnt_base = if self.dwt_ctrl & 1 != 0 && self.demcr & (1 << 24) != 0 {
+            cycles.wrapping_sub(self.cyccnt_base)
+        } else {
+            0
+        };
+        c.systick = SysTick::default();
+        h.write(format!("{c:?}").as_bytes());
+        self.systick.digest(cycles, h);
+    }
+
     pub fn is_m4(&self) -> bool {
         self.kind == CoreKind::M4
     }

@@ -17,6 +17,23 @@ pub struct SysTick {
 }
 
 impl SysTick {
+    /// Feed `h` with the timer's state, its cycle numbers taken from the core's count
+    /// `cycles` (the count itself is a tally: only the distance to it matters).
+    pub fn digest(&self, cycles: u64, h: &mut dyn std::hash::Hasher) {
+        let next = self.next_wrap.map(|w| w.wrapping_sub(cycles));
+        // Stopped, the counter holds its value; `start` matters only while it counts.
+        let since = if self.enable {
+            cycles.wrapping_sub(self.start)
+        } else {
+            0
+        };
+        let state = (
+            (self.enable, self.tickint, self.core_clock, self.countflag),
+            (self.rvr, self.start_value, since, next),
+        );
+        h.write(format!("{state:?}").as_bytes());
+    }
+
     fn div(&self) -> u64 {
         if self.core_clock {
             1
