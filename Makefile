@@ -24,8 +24,8 @@ bench: setup firmware
 
 # The exhaustive power-cut sweeps of the two sample installs (every flash operation, before /
 # during with four tears / after) and the NRST resets all through the 16 KiB one, with JUnit
-# and JSON in target/campaign/. Every sweep runs; the target fails if one did (today the
-# known safeboot brick, a torn option-byte program, fails the two power-cut sweeps).
+# and JSON in target/campaign/. Every sweep runs; the target fails if one did (a factory reset,
+# what a torn option-byte program ends in, is not a failure).
 CAMPAIGNS := campaign-install-16k campaign-install-132k campaign-resets-16k
 campaign: setup firmware
 	$(CARGO) build --release -p wb-cli --bin wbemu
@@ -36,7 +36,7 @@ campaign: setup firmware
 	done; exit $$status
 
 # The campaign benchmark: the 16 KiB sweep, and a sample of its cases run from power-on for
-# the ratio. A failing case does not stop the figures (the known safeboot brick fails it).
+# the ratio. A failing case does not stop the figures.
 bench-campaign: setup firmware
 	-$(CARGO) run --release -p wb-cli --bin wbemu -- campaign fixtures/scenarios/campaign-install-16k.toml \
 		--compare-naive 40

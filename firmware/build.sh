@@ -18,6 +18,7 @@ images=(
     "cpu2-tests     thumbv6m-none-eabi     -         cpu2-tests"
     "boot-counter   thumbv7em-none-eabihf  -         boot-counter"
     "fus            thumbv6m-none-eabi     -         fus"
+    "safeboot       thumbv6m-none-eabi     -         safeboot"
     # Test-only: a FUS with a deliberate bug, which campaigns must catch.
     "fus            thumbv6m-none-eabi     broken-resume fus-broken-resume"
     "operator       thumbv7em-none-eabihf  -         operator"

@@ -10,7 +10,9 @@ use wb_host::task::{packet, Answer, Boot, Command, HashFrom, Sent, Step as TaskS
 use wb_host::{Probe, ProbeError};
 use wb_inspect::info_table::{self, Cpu2Firmware};
 use wb_inspect::options::Options;
-use wb_machine::{CoreId, Device, Exit, Injection, Picos, PowerCut, ResetCause, Snapshot, Uart};
+use wb_machine::{
+    BootCause, CoreId, Device, Exit, Injection, Picos, PowerCut, ResetCause, Snapshot, Uart,
+};
 use wb_periph::picos::{self, MS};
 use wb_proto::fus::{FusError, FusState};
 
@@ -222,7 +224,7 @@ impl<'s> Run<'s> {
     /// Right after a power-on, a digest of everything that decides the rest of the run up
     /// to a shift in time: the machine's (`Machine::power_on_digest`), what the host is doing
     /// with its deadlines as times left, the steps' times to come, and what the end checks
-    /// look at that has happened already (failures, faults, lockups, boots, UART output).
+    /// look at that has happened already (failures, faults, lockups, boots, whether safeboot ran, UART output).
     /// Two runs with equal keys end the same, each from its own now. `None` when the machine
     /// is not at a power-on.
     pub fn power_on_key(&self) -> Option<u64> {
@@ -273,16 +275,24 @@ impl<'s> Run<'s> {
         for s in &self.sc.steps[st.step.min(self.sc.steps.len())..] {
             h.write_u64(s.at.map_or(0, |t| t.saturating_sub(now)));
         }
-        let log = &st.log;
-        for f in &log.failures {
-            (f.line, &f.key).hash(&mut h);
-        }
-        (log.faults.len(), self.power_cuts(), log.lockups.len()).hash(&mut h);
-        for core in CoreId::ALL {
-            self.boots(core).hash(&mut h);
-        }
+        self.hash_judged(&mut h);
         st.armed.is_some().hash(&mut h);
         Some(h.finish())
+    }
+
+    /// Feed `h` with what the end checks will look at that has happened already: failures,
+    /// faults, lockups, boots, whether safeboot ran (a factory reset), UART output aside.
+    fn hash_judged(&self, h: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let log = &self.st.log;
+        for f in &log.failures {
+            (f.line, &f.key).hash(h);
+        }
+        (log.faults.len(), self.power_cuts(), log.lockups.len()).hash(h);
+        for core in CoreId::ALL {
+            self.boots(core).hash(h);
+        }
+        self.safeboot_ran().hash(h);
     }
 
     /// A digest of the whole run's state now, times as they are (`Machine::state_digest` and
@@ -296,14 +306,7 @@ impl<'s> Run<'s> {
         let st = &self.st;
         (st.step, st.fus, st.hit, st.finished, st.resends, &st.output).hash(&mut h);
         h.write(format!("{:?}{:?}", st.phase, st.armed).as_bytes());
-        let log = &st.log;
-        for f in &log.failures {
-            (f.line, &f.key).hash(&mut h);
-        }
-        (log.faults.len(), self.power_cuts(), log.lockups.len()).hash(&mut h);
-        for core in CoreId::ALL {
-            self.boots(core).hash(&mut h);
-        }
+        self.hash_judged(&mut h);
         h.finish()
     }
 
@@ -328,6 +331,28 @@ impl<'s> Run<'s> {
     /// The device as the run started.
     pub fn start_device(&self) -> &Device {
         &self.start
+    }
+
+    /// Whether CPU2 booted safeboot in this run (a factory reset, docs/fus-layout.md §7).
+    pub fn safeboot_ran(&self) -> bool {
+        self.first_safeboot().is_some()
+    }
+
+    /// Whether the system has reset since CPU2 first booted safeboot in this run: the
+    /// factory reset's option-byte load (or a reset or cut in the middle of it).
+    pub fn reset_since_safeboot(&self) -> bool {
+        let boots = &self.p.m.boots()[self.boots_before..];
+        self.first_safeboot().is_some_and(|i| {
+            boots[i..]
+                .iter()
+                .any(|b| matches!(b.cause, BootCause::Reset(_)))
+        })
+    }
+
+    fn first_safeboot(&self) -> Option<usize> {
+        self.p.m.boots()[self.boots_before..]
+            .iter()
+            .position(|b| matches!(b.cause, BootCause::C2Boot { safeboot: true }))
     }
 
     /// How many boots of the log belong to this run (from its power-on).
@@ -589,7 +614,9 @@ impl<'s> Run<'s> {
     }
 
     /// The poll of a wait: CPU2 started after each reset, FUS_GET_STATE every `period` while
-    /// the FUS runs (a stack that runs is left alone: two FUS_GET_STATE would send it back).
+    /// the FUS runs. A stack that runs is left alone (two FUS_GET_STATE send it back to the
+    /// FUS, AN5185 §1.3), unless the wait is for the FUS: then that is what the client does,
+    /// again after a reset took the stack's switch away.
     fn drive_poll(&mut self, mut poll: Poll, w: &Wait) -> Result<(Poll, Picos), RunError> {
         let period = w.poll.expect("a polled wait");
         let now = self.p.m.now();
@@ -600,7 +627,7 @@ impl<'s> Run<'s> {
                     if !self.p.cpu2_started()? {
                         self.before_acting();
                         poll = Poll::Booting(Boot::start(&mut self.p)?);
-                    } else if self.stack_runs() {
+                    } else if self.stack_runs() && w.until.fus_running != Some(true) {
                         return Ok((
                             Poll::Sleep {
                                 until: grid(now, period),

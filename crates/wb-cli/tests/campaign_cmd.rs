@@ -20,6 +20,18 @@ fn campaign(name: &str, first: u64, last: u64) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// [`campaign`] on a device whose safeboot page is erased: a torn option-byte program sends
+/// CPU2 to an empty page, a brick.
+fn campaign_without_safeboot(name: &str, first: u64, last: u64) -> String {
+    let p = campaign(name, first, last);
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        "preset = \"virgin\"",
+        "preset = \"virgin\"\nwrite = [{ address = 0x080FF000, fill = 0xFF, len = 4096 }]",
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 #[test]
 fn a_campaign_that_passes_exits_0_and_lists_its_cases() {
     let f = campaign("c-pass.toml", 2000, 2003);
@@ -38,7 +50,7 @@ fn a_campaign_that_passes_exits_0_and_lists_its_cases() {
 
 #[test]
 fn a_brick_fails_the_campaign_with_a_replayable_id_in_junit_and_shards_merge() {
-    let f = campaign("c-brick.toml", 2214, 2217);
+    let f = campaign_without_safeboot("c-brick.toml", 2229, 2232);
     let j1 = scratch("c-brick-1.xml");
     let j2 = scratch("c-brick-2.xml");
     let merged = scratch("c-brick.xml");
@@ -71,28 +83,58 @@ fn a_brick_fails_the_campaign_with_a_replayable_id_in_junit_and_shards_merge() {
     ]);
     let xml = std::fs::read_to_string(&merged).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 24, "{xml}");
-    assert!(xml.contains("install-16k:op2216:during:seed2"), "{xml}");
+    assert!(xml.contains("install-16k:op2232:during:seed2"), "{xml}");
     assert!(
         xml.contains(&format!(
-            "replay: wbemu campaign {f} --only install-16k:op2216:during:seed2"
+            "replay: wbemu campaign {f} --only install-16k:op2232:during:seed2"
         )),
         "{xml}"
     );
     assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
     // The device right after the fault opens with the other tools: its option bytes torn.
-    let dev = keep.join("install-16k_op2216_during_seed2.wbdev");
+    let dev = keep.join("install-16k_op2232_during_seed2.wbdev");
     let info = ok(&["device", "info", dev.to_str().unwrap()]);
     assert!(info.to_lowercase().contains("safeboot"), "{info}");
     // The case alone.
-    let out = wbemu(&["campaign", &f, "--only", "op2216:during:seed2"]);
+    let out = wbemu(&["campaign", &f, "--only", "op2232:during:seed2"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("BRICK install-16k:op2216:during:seed2"),
+        text.contains("BRICK install-16k:op2232:during:seed2"),
         "{text}"
     );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(report["cases"].as_array().unwrap().len() >= 12);
+}
+
+#[test]
+fn a_factory_reset_is_counted_apart_and_does_not_fail_the_campaign() {
+    // Operation 2232 is the install's COMMIT option-byte program: torn with seeds 2 and 3 it
+    // leaves a complement unwritten, and safeboot factory-resets the device.
+    let f = campaign("c-reset.toml", 2232, 2232);
+    let json = scratch("c-reset.json");
+    let out = wbemu(&["campaign", &f, "--json", json.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let all = text.lines().find(|l| l.starts_with("all ")).unwrap();
+    let cols: Vec<&str> = all.split_whitespace().collect();
+    assert_eq!(cols[1..], ["6", "4", "2", "0", "0", "0"], "{text}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["factory_reset"], 2);
+    let reset: Vec<_> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "factory_reset")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reset,
+        [
+            "install-16k:op2232:during:seed2",
+            "install-16k:op2232:during:seed3"
+        ]
+    );
 }
 
 #[test]

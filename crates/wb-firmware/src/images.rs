@@ -34,6 +34,20 @@ pub fn test_key_block() -> Vec<u8> {
     key_block(&test_aes_key(), &public)
 }
 
+/// The FUS state record of a device as shipped (docs/fus-layout.md §2): the first of the
+/// journal, idle, no stack, no error. Without it the FUS takes its journal for erased by a
+/// factory reset and reports FUS_UFB_CORRUPT once.
+pub fn shipped_state_record() -> Vec<u8> {
+    use wb_image::wb_proto::layout::record as rec;
+    let mut w = [0u32; rec::WORDS];
+    w[0] = rec::MAGIC;
+    w[rec::SEQ] = 1;
+    let mut b: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let crc = wb_image::format::crc32(&b[..rec::SIZE as usize - 4]);
+    b[rec::SIZE as usize - 4..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
 /// The key page's block: magic, body-key length and key, ST public key (Qx, Qy), CRC-32.
 pub fn key_block(aes: &AesKey, public: &wb_image::VerifyingKey) -> Vec<u8> {
     let mut b = vec![0u8; kb::LEN];

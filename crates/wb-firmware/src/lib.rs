@@ -16,6 +16,9 @@ pub const BOOT_COUNTER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/boot-c
 /// The FUS (CPU2), linked at its vector table 0x080F_4000 (`wb_proto::layout::FUS_VECTOR`).
 pub const FUS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fus.elf"));
 
+/// Safeboot (CPU2), linked at the safeboot vector 0x080F_F000 (`wb_proto::layout::SAFEBOOT_PAGE`).
+pub const SAFEBOOT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/safeboot.elf"));
+
 /// Test-only: the FUS built with a deliberate bug (`broken-resume`: resuming an interrupted
 /// decrypt skips the erase and rewrite of the page it was in), to show that a campaign
 /// catches it. Not a guest of `wbemu firmware`.
@@ -42,7 +45,7 @@ pub struct Guest {
 }
 
 /// Every guest program built from `firmware/`.
-pub const GUESTS: [Guest; 7] = [
+pub const GUESTS: [Guest; 8] = [
     Guest {
         name: "operator",
         core: "cpu1",
@@ -54,6 +57,12 @@ pub const GUESTS: [Guest; 7] = [
         core: "cpu2",
         about: "the FUS at 0x080F4000 (in the virgin preset)",
         elf: FUS,
+    },
+    Guest {
+        name: "safeboot",
+        core: "cpu2",
+        about: "safeboot at 0x080FF000 (in the virgin preset): the factory reset",
+        elf: SAFEBOOT,
     },
     Guest {
         name: "ws-1.0.0",

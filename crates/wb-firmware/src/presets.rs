@@ -22,7 +22,7 @@ pub const PRESETS: &[Preset] = &[
         name: "virgin",
         about:
             "as shipped: FUS at 0x080F4000 (SFSA 0xF4, SBRV 0x3D000) with the test-only ST keys, \
-                no wireless stack, user flash erased",
+                safeboot at 0x080FF000, no wireless stack, user flash erased",
         build: virgin,
     },
 ];
@@ -66,6 +66,22 @@ pub fn virgin_with_fus(fus_elf: &[u8]) -> Device {
         &crate::images::test_key_block(),
     )
     .expect("key page in flash");
+    d.write(
+        layout::page_address(layout::FUS_RECORD_PAGES[0]),
+        &crate::images::shipped_state_record(),
+    )
+    .expect("journal in flash");
+    let (base, safeboot) = wb_image::elf_payload(crate::SAFEBOOT).expect("built safeboot ELF");
+    assert_eq!(
+        base,
+        layout::page_address(layout::SAFEBOOT_PAGE),
+        "safeboot linked at the safeboot vector"
+    );
+    assert!(
+        safeboot.len() as u32 <= layout::PAGE_SIZE,
+        "safeboot fits its page"
+    );
+    d.write(base, &safeboot).expect("safeboot in flash");
     d.note = "preset virgin".into();
     d
 }

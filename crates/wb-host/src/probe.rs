@@ -237,10 +237,13 @@ impl Probe {
     }
 
     /// Poll FUS_GET_STATE every 20 ms until the state is no longer an upgrade in progress,
-    /// starting CPU2 again after each system reset, as ST's clients do.
+    /// starting CPU2 again after each system reset, as ST's clients do. The first look comes
+    /// a period after the request: asked at once, the FUS may still answer idle, not having
+    /// recorded the request yet (ST's clients never ask at once either).
     pub fn poll(&mut self, limit: Picos) -> Result<PollEnd> {
         let end = self.m.now() + limit;
         let mut last = None;
+        self.run(20 * MS)?;
         while self.m.now() < end {
             if !self.cpu2_started()? {
                 if self.boot_cpu2()? == Some(0x00) {

@@ -224,12 +224,16 @@ mod tests {
     }
 
     #[test]
-    fn a_virgin_device_has_our_fus_and_no_record() {
+    fn a_virgin_device_has_our_fus_and_its_reset_record() {
         let dev = (wb_firmware::presets::preset("virgin").unwrap().build)();
         let id = identity(&dev).expect("FUS identity");
         assert_eq!(id.version, layout::FUS_VERSION);
         assert_eq!(id.memory, layout::FUS_MEMORY_SIZE);
-        assert_eq!(state_record(&dev), None);
+        let r = state_record(&dev).expect("the journal's reset values");
+        assert_eq!(
+            (r.seq, r.operation, r.error, r.stack),
+            (1, Operation::Idle, None, None)
+        );
         let blank = (wb_firmware::presets::preset("blank").unwrap().build)();
         assert_eq!(identity(&blank), None);
     }

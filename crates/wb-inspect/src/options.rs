@@ -153,7 +153,8 @@ impl Options {
         self.sfsa().map(|p| FLASH_BASE + p * PAGE_SIZE)
     }
 
-    /// Where CPU2 boots at C2BOOT: SBRV, or safeboot when SFR/SRRVR fail their check.
+    /// Where CPU2 boots at C2BOOT: SBRV, or safeboot when SFR/SRRVR fail their check or
+    /// SFSA = 0.
     pub fn cpu2_boot(&self) -> Cpu2Boot {
         let bad: Vec<usize> = self
             .slots
@@ -162,7 +163,7 @@ impl Options {
             .filter(|(_, s)| !s.complement_ok)
             .map(|(i, _)| i)
             .collect();
-        let safeboot = !flash::cpu2_options_valid(&bad);
+        let safeboot = flash::cpu2_boots_safeboot(&self.values, &bad);
         let sbrv_vector = self.values.cpu2_boot_vector();
         Cpu2Boot {
             vector: if safeboot {

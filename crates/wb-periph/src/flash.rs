@@ -53,6 +53,12 @@ pub struct OptionSlot {
     pub register: u32,
     pub mask: u32,
     pub default: u32,
+    /// What a load takes when value and complement differ. For CPU2's slots the most secure
+    /// value: AN5185 says the hardware then locks the whole flash (SFSA = 0x00, "the entire
+    /// flash memory is locked by hardware", §2.1 and FAQ) and CPU2 boots safeboot; we lock
+    /// all of SRAM2 the same way. Where the sources say nothing (CPU1's slots) the blank
+    /// value, with a trace warning.
+    pub on_mismatch: u32,
     /// Only CPU2 may write it (SFR, SRRVR).
     pub cpu2_only: bool,
 }
@@ -65,6 +71,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::OPTR,
         mask: 0xEF8F_7FFF,
         default: 0x3FFF_F1AA,
+        on_mismatch: 0x3FFF_F1AA,
         cpu2_only: false,
     },
     OptionSlot {
@@ -73,6 +80,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::PCROP1ASR,
         mask: 0x0000_01FF,
         default: 0x0000_01FF,
+        on_mismatch: 0x0000_01FF,
         cpu2_only: false,
     },
     OptionSlot {
@@ -81,6 +89,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::PCROP1AER,
         mask: 0x8000_01FF,
         default: 0,
+        on_mismatch: 0,
         cpu2_only: false,
     },
     OptionSlot {
@@ -89,6 +98,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::WRP1AR,
         mask: 0x00FF_00FF,
         default: 0x0000_00FF,
+        on_mismatch: 0x0000_00FF,
         cpu2_only: false,
     },
     OptionSlot {
@@ -97,6 +107,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::WRP1BR,
         mask: 0x00FF_00FF,
         default: 0x0000_00FF,
+        on_mismatch: 0x0000_00FF,
         cpu2_only: false,
     },
     OptionSlot {
@@ -105,6 +116,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::PCROP1BSR,
         mask: 0x0000_01FF,
         default: 0x0000_01FF,
+        on_mismatch: 0x0000_01FF,
         cpu2_only: false,
     },
     OptionSlot {
@@ -113,6 +125,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::PCROP1BER,
         mask: 0x8000_01FF,
         default: 0,
+        on_mismatch: 0,
         cpu2_only: false,
     },
     OptionSlot {
@@ -121,6 +134,7 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::IPCCBR,
         mask: 0x0000_3FFF,
         default: 0,
+        on_mismatch: 0,
         cpu2_only: false,
     },
     // Blank device: no secure flash (FSD=1), SFSA at the top.
@@ -130,6 +144,8 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::SFR,
         mask: 0x0000_11FF,
         default: 0x0000_01FF,
+        // SFSA 0, FSD 0: every page secure.
+        on_mismatch: 0,
         cpu2_only: true,
     },
     // Blank device: SRAM2a/2b not secure (BRSD=NBRSD=1); CPU2 boots from flash (C2OPT=1) at
@@ -140,6 +156,8 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
         register: reg::SRRVR,
         mask: 0xFEFF_FFFF,
         default: 0xC082_0000,
+        // SRAM2a and SRAM2b secure from their first byte; C2OPT and SBRV as blank.
+        on_mismatch: 0x8002_0000,
         cpu2_only: true,
     },
 ];
@@ -147,11 +165,12 @@ pub const OPTION_SLOTS: [OptionSlot; 10] = [
 const SFR: usize = 8;
 const SRRVR: usize = 9;
 
-/// Whether CPU2's own option bytes (SFR, SRRVR) are not among the slots `bad` that failed
-/// their complement check (as [`OptionBytes::load`] returns them): when they are, the chip
-/// starts CPU2 in safeboot (AN5185 FAQ "What is a safeboot").
-pub fn cpu2_options_valid(bad: &[usize]) -> bool {
-    !bad.iter().any(|&i| i == SFR || i == SRRVR)
+/// Whether C2BOOT starts CPU2 in safeboot with the option bytes `values` loaded and the
+/// slots `bad` failed their complement check (as [`OptionBytes::load`] returns them): when
+/// CPU2's own (SFR, SRRVR) failed, or SFSA = 0 locks the whole flash (AN5185 FAQ "What is a
+/// safeboot": CPU2 activated through the debug port then runs safeboot).
+pub fn cpu2_boots_safeboot(values: &OptionBytes, bad: &[usize]) -> bool {
+    bad.iter().any(|&i| i == SFR || i == SRRVR) || values.secure_flash_page() == Some(0)
 }
 
 /// Option-byte values, one per [`OPTION_SLOTS`] entry.
@@ -189,8 +208,8 @@ impl OptionBytes {
         }
     }
 
-    /// Read the option-byte area. Slots whose complement does not match take their default
-    /// value; their indexes are returned.
+    /// Read the option-byte area. Slots whose complement does not match take their
+    /// `on_mismatch` value; their indexes are returned.
     pub fn load(ob: &[u8]) -> (OptionBytes, Vec<usize>) {
         let word = |at: usize| u32::from_le_bytes(ob[at..at + 4].try_into().expect("4 bytes"));
         let mut bad = Vec::new();
@@ -200,6 +219,7 @@ impl OptionBytes {
             let (v, c) = (word(at), word(at + 4));
             if v != !c {
                 bad.push(i);
+                values.0[i] = slot.on_mismatch;
             } else {
                 values.0[i] = v;
             }
@@ -544,7 +564,7 @@ impl Flash {
     fn load_options(&mut self, mem: &FlashMem) {
         let (values, bad) = OptionBytes::load(mem.ob);
         for &i in &bad {
-            warn!(target: "wb::flash", slot = OPTION_SLOTS[i].name, "option byte and complement differ: OPTVERR, default value used");
+            warn!(target: "wb::flash", slot = OPTION_SLOTS[i].name, value = format_args!("{:#010x}", values.0[i]), "option byte and complement differ: OPTVERR, loaded as its on_mismatch value");
         }
         // The chip sets OPTVERR at every power-up (ST errata, cleared by every CubeWB app);
         // here it means what the reference manual says: a complement check failed.
@@ -562,10 +582,9 @@ impl Flash {
         &self.option_live
     }
 
-    /// Whether CPU2's own option bytes (SFR, SRRVR) passed their complement check at the last
-    /// load. When they did not, CPU2 starts in safeboot.
-    pub fn cpu2_options_valid(&self) -> bool {
-        cpu2_options_valid(&self.option_errors)
+    /// Whether C2BOOT starts CPU2 in safeboot ([`cpu2_boots_safeboot`] of the last load).
+    pub fn cpu2_boots_safeboot(&self) -> bool {
+        cpu2_boots_safeboot(&self.option_live, &self.option_errors)
     }
 
     /// OBL_LAUNCH was written: the machine must apply an option-byte-load reset.
@@ -1681,8 +1700,18 @@ mod tests {
         r.ob[0x7C] ^= 1; // SRRVR's complement
         r.reset(ResetKind::PowerOn);
         assert_ne!(r.r(Cpu1, reg::SR) & sr::OPTVERR, 0);
-        assert!(!r.f.cpu2_options_valid());
+        assert!(r.f.cpu2_boots_safeboot());
         assert_eq!(r.r(Cpu2, reg::C2SR) & sr::OPTVERR, 0);
+        // SRAM2 locked from its first byte; the flash as it was.
+        assert_eq!(r.f.options().sram2a_secure_from(), Some(0));
+        assert_eq!(r.f.options().sram2b_secure_from(), Some(0));
+        assert_eq!(r.f.options().secure_flash_page(), None);
+        // A broken SFR locks every page.
+        let mut r = Rig::new(OptionBytes::default());
+        r.ob[0x74] ^= 0x10;
+        r.reset(ResetKind::PowerOn);
+        assert_eq!(r.f.options().secure_flash_page(), Some(0));
+        assert_eq!(r.r(Cpu2, reg::SFR), 0);
     }
 
     #[test]

@@ -295,6 +295,10 @@ open_enum! {
         Busy = 0x12,
         /// 0x13 FUS_INVALID_CKS_OPERATION (AN5185 rev 12 only).
         InvalidCksOperation = 0x13,
+        /// 0x14 FUS_UFB_CORRUPT: the FUS's state area (UFB) was found erased and set back
+        /// to its reset values. Ours: AN5185's FAQ names the error without a Table 14
+        /// value; 0x14 is the first reserved one (docs/fus-layout.md §7).
+        UfbCorrupt = 0x14,
         /// 0xFE FUS_STATE_NOT_RUNNING: a wireless stack answered.
         NotRunning = 0xFE,
         /// 0xFF FUS_STATE_ERR_UNKNOWN.
@@ -862,7 +866,7 @@ mod tests {
             assert_eq!(FusError::from(v), e);
             assert_eq!(u8::from(e), v);
         }
-        assert_eq!(FusError::from(0x14), FusError::Other(0x14));
+        assert_eq!(FusError::from(0x15), FusError::Other(0x15));
         for v in 0..=255u8 {
             assert_eq!(u8::from(FusError::from(v)), v);
             assert_eq!(u8::from(Status::from(v)), v);

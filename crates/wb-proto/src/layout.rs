@@ -45,7 +45,7 @@ pub const FUS_CODE_PAGES: u32 = 8;
 pub const FUS_RECORD_PAGES: [u32; 2] = [0xFC, 0xFD];
 /// The key page: the device's ST keys (and, later, the customer and user keys).
 pub const FUS_KEY_PAGE: u32 = 0xFE;
-/// Reserved for safeboot (the machine's default safeboot vector is this page's start).
+/// Safeboot's page (the machine's default safeboot vector is this page's start).
 pub const SAFEBOOT_PAGE: u32 = 0xFF;
 
 /// RAM the FUS runs in: the top 8 KiB of SRAM2b (always inside the secure part).
@@ -57,8 +57,27 @@ pub const FUS_SRAM2B_KIB: u8 = 8;
 
 /// Version of our FUS: FUSv2 behaviour (stack relocation, AN5185 §2.1).
 pub const FUS_VERSION: Version = Version(0x0200_0001);
-/// Safeboot version reported in the device information table: none is installed yet.
-pub const SAFEBOOT_VERSION: Version = Version(0);
+/// Version of our safeboot (firmware/safeboot): its identity block holds it, and the FUS
+/// reports what that block says (0 when the page holds no safeboot).
+pub const SAFEBOOT_VERSION: Version = Version(0x0100_0001);
+/// Safeboot's identity block, as the FUS's ([`identity`]): right after its vector table.
+pub mod safeboot {
+    /// Where the block is: the safeboot vector table plus its 48 words.
+    pub const ADDR: u32 = super::page_address(super::SAFEBOOT_PAGE) + 48 * 4;
+    /// Word 0: "WBSB".
+    pub const MAGIC: u32 = 0x4253_4257;
+    /// Word 1: the safeboot version ([`super::SAFEBOOT_VERSION`]).
+    pub const WORDS: usize = 2;
+
+    /// The version the block in flash gives (`read32` reads a word), 0 when the page holds
+    /// no safeboot: what CPU2's firmware reports as SafeBootVersion.
+    pub fn version(read32: impl Fn(u32) -> u32) -> crate::image::Version {
+        match read32(ADDR) {
+            MAGIC => crate::image::Version(read32(ADDR + 4)),
+            _ => crate::image::Version(0),
+        }
+    }
+}
 /// FUS memory-size word: secure SRAM2b / SRAM2a it needs, and its 12 flash sectors.
 pub const FUS_MEMORY_SIZE: MemorySize = MemorySize::new(FUS_SRAM2B_KIB, FUS_SRAM2A_KIB, 0, 12);
 /// The FUS identity block (docs/fus-layout.md §1): three words right after the FUS's vector

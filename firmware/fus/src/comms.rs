@@ -92,7 +92,7 @@ fn write_device_info(addr: u32, info: &Info) {
         } else {
             WsType::None
         },
-        safeboot_version: layout::SAFEBOOT_VERSION,
+        safeboot_version: layout::safeboot::version(hw::read32),
         fus_version: layout::FUS_VERSION,
         fus_memory_size: layout::FUS_MEMORY_SIZE,
         ws_version: Version(ws_version),

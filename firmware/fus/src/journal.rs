@@ -150,10 +150,39 @@ fn latest() -> Option<Latest> {
     best
 }
 
-/// The current record; a device that never ran an operation has the default (idle, no
-/// stack).
-pub fn load() -> Record {
-    latest().map(|l| l.record).unwrap_or_default()
+/// What the journal pages hold.
+pub enum Journal {
+    /// The latest valid record.
+    Record(Record),
+    /// Both pages erased: the UFB was erased (by safeboot's factory reset).
+    Erased,
+    /// No valid record, yet not erased: the FUS's state is lost.
+    Corrupt,
+}
+
+pub fn load() -> Journal {
+    if let Some(l) = latest() {
+        Journal::Record(l.record)
+    } else if FUS_RECORD_PAGES
+        .iter()
+        .all(|&p| flash::is_erased(page_addr(p), PAGE_SIZE))
+    {
+        Journal::Erased
+    } else {
+        Journal::Corrupt
+    }
+}
+
+/// Erase both pages and make `record` the first of a new journal; on a flash error the
+/// record is still the state of this boot.
+pub fn reset(record: Record) -> Record {
+    let erased = FUS_RECORD_PAGES
+        .iter()
+        .all(|&p| flash::erase_pages(p, p + 1).is_ok());
+    match erased {
+        true => store(record).unwrap_or(record),
+        false => record,
+    }
 }
 
 /// Append `record` (its sequence number is set here) and return it as stored.

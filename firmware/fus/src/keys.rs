@@ -23,10 +23,13 @@ impl Keys {
 pub fn load() -> Option<Keys> {
     let base = page_address(FUS_KEY_PAGE);
     let aes_len = read32(base + OFF_AES_LEN as u32) as usize;
-    let valid = read32(base) == MAGIC
-        && (aes_len == 16 || aes_len == 32)
-        && read32(base + OFF_CRC as u32) == crc32(base, OFF_CRC as u32);
-    if !valid {
+    // A block read with an ECC error is no block, whatever its CRC says.
+    let (valid, clean) = crate::flash::checked(|| {
+        read32(base) == MAGIC
+            && (aes_len == 16 || aes_len == 32)
+            && read32(base + OFF_CRC as u32) == crc32(base, OFF_CRC as u32)
+    });
+    if !(valid && clean) {
         return None;
     }
     let take = |off: usize| {

@@ -7,16 +7,17 @@
 
 mod comms;
 mod crypto;
-mod flash;
-mod hw;
 mod journal;
 mod keys;
 mod ops;
 mod scan;
 
+use cpu2_hw::{flash, hw};
 use guest_rt as _;
 use hw::{critical, ipcc, read32};
 use journal::op;
+use wb_proto::fus::FusError;
+use wb_proto::layout;
 use wb_proto::tables::{LastFusState, LastWsState};
 
 /// IRQ 19 is CPU2's IPCC RX/TX and HSEM line; the flash ECC NMI is `flash::Nmi`.
@@ -104,7 +105,7 @@ pub extern "C" fn app_main() -> ! {
         flash::launch();
     }
     let mut ctx = ops::Ctx {
-        rec: journal::load(),
+        rec: state(),
         keys: keys::load(),
         loaded,
     };
@@ -158,6 +159,26 @@ pub extern "C" fn app_main() -> ! {
                 }
             }),
         }
+    }
+}
+
+/// The state record; after a factory reset (the UFB erased) its reset values, which report
+/// FUS_UFB_CORRUPT to the next FUS_GET_STATE (AN5185 FAQ). A journal with no valid record
+/// that is not erased (broken ECC or CRC everywhere) is a lost state: safeboot's factory
+/// reset, as FUS v1.1.0 does on corruption (AN5185 Table 1).
+fn state() -> journal::Record {
+    match journal::load() {
+        journal::Journal::Record(rec) => rec,
+        journal::Journal::Corrupt
+            if hw::read32(layout::safeboot::ADDR) == layout::safeboot::MAGIC =>
+        {
+            hw::enter(layout::page_address(layout::SAFEBOOT_PAGE))
+        }
+        // No safeboot to run: the reset values in the journal's place.
+        journal::Journal::Erased | journal::Journal::Corrupt => journal::reset(journal::Record {
+            error: u8::from(FusError::UfbCorrupt).into(),
+            ..journal::Record::default()
+        }),
     }
 }
 

@@ -146,15 +146,23 @@ impl Ctx {
 
     /// FUS_START_WS: boot the installed stack.
     pub fn start_ws(&mut self) {
-        let (s, r) = stack_options(self.rec.ws_page, self.rec.ws_memory);
-        if flash::program_options(s, r).is_ok() {
-            flash::launch();
-        }
-        self.fail(FusError::ImageWriteError);
+        self.commit_stack();
     }
 
     /// Run the recorded operation until it ends (or resets the system).
     pub fn run(&mut self) {
+        let rec = self.rec;
+        if rec.op == op::NONE && rec.ws_page != 0 && sfsa(self.loaded.0) != rec.ws_page {
+            // An install recorded done whose option bytes never took effect (a reset or cut
+            // between the record and their load): commit them, the install still in
+            // progress for clients.
+            publish(&Record {
+                op: op::INSTALL,
+                phase: phase::COMMIT,
+                ..rec
+            });
+            return self.commit_stack();
+        }
         publish(&self.rec);
         loop {
             let rec = self.rec;
@@ -224,7 +232,11 @@ impl Ctx {
                     }
                 }
                 (op::INSTALL, phase::COMMIT) => {
-                    let target = stack_options(rec.dest_page, rec.new_memory);
+                    // The record first, then the option bytes: once they are in force the
+                    // stack runs, and this FUS sees the record again only when a stack has
+                    // asked for it (two FUS_GET_STATE). It must then find the install done
+                    // and stay, not commit again and hand back to the stack. Clients go on
+                    // seeing the install in progress (not published) until the reset.
                     let done = Record {
                         ws_page: rec.dest_page,
                         ws_version: rec.new_version,
@@ -232,7 +244,11 @@ impl Ctx {
                         error: 0,
                         ..rec.idle()
                     };
-                    self.change_options_then(target, done);
+                    match journal::store(done) {
+                        Ok(r) => self.rec = r,
+                        Err(_) => return self.fail(FusError::ImageWriteError),
+                    }
+                    return self.commit_stack();
                 }
                 (op::INSTALL, phase::FAIL) => {
                     if let Err(e) = flash::erase_pages(self.img_page(), FUS_FIRST_PAGE) {
@@ -294,6 +310,16 @@ impl Ctx {
             ..self.rec
         };
         self.change_options_then(target, next);
+    }
+
+    /// Program the installed stack's option bytes (its SFSA, SBRV and secure SRAM2) and
+    /// reset to apply them: CPU2 boots the stack.
+    fn commit_stack(&mut self) {
+        let (s, r) = stack_options(self.rec.ws_page, self.rec.ws_memory);
+        if flash::program_options(s, r).is_ok() {
+            flash::launch();
+        }
+        self.fail(FusError::ImageWriteError);
     }
 
     fn change_options_then(&mut self, target: (u32, u32), next: Record) {

@@ -194,7 +194,7 @@ fn write_device_info(shared: &Shared, at: u32) {
         return;
     }
     let info = WsDeviceInfo {
-        safeboot_version: layout::SAFEBOOT_VERSION,
+        safeboot_version: layout::safeboot::version(read32),
         fus_version: layout::FUS_VERSION,
         fus_memory_size: layout::FUS_MEMORY_SIZE,
         fus_info: 0,

@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
+use wb_image::wb_proto::layout;
 use wb_machine::{Device, Picos};
-use wb_periph::flash::{OpRecord, PAGE_SIZE};
+use wb_periph::flash::{OpRecord, OptionBytes, PAGE_SIZE};
 
 use crate::record::Failure;
 use crate::run::{Checkpoint, Run, RunError};
@@ -31,6 +32,11 @@ use plan::{Case, When};
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
+    /// The fault sent CPU2 to safeboot, and the device ended as its factory reset leaves
+    /// it (docs/fus-layout.md §7): the FUS answering, nothing below it, the FUS, its key
+    /// page and safeboot as they were, the option bytes of a device as shipped, no lockup.
+    /// The scenario's own expectations do not apply: the reset ended its flow by design.
+    FactoryReset,
     /// An expectation failed (named).
     Fail,
     /// After recovery and a retry, CPU2 does not answer.
@@ -40,15 +46,27 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [Verdict::Pass, Verdict::Fail, Verdict::Brick, Verdict::Hang];
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Pass,
+        Verdict::FactoryReset,
+        Verdict::Fail,
+        Verdict::Brick,
+        Verdict::Hang,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
+            Verdict::FactoryReset => "factory-reset",
             Verdict::Fail => "fail",
             Verdict::Brick => "brick",
             Verdict::Hang => "hang",
         }
+    }
+
+    /// The device came through: it passed, or a factory reset left it as AN5185 says.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::FactoryReset)
     }
 }
 
@@ -288,6 +306,8 @@ impl<'s> Campaign<'s> {
         let mut looked_up = false;
         let mut second_armed = false;
         let mut next_look = 0;
+        // The device once a factory reset's option-byte load has happened: what it left.
+        let mut after_reset = None;
         // State keys this case was the first to reach.
         let mut seen = Vec::new();
         let faults = 1 + usize::from(case.then.is_some());
@@ -303,6 +323,9 @@ impl<'s> Campaign<'s> {
             if o.keep_devices && device_at_fault.is_none() && fallen == faults {
                 // The first look after the (last) fault: the chip as it came back.
                 device_at_fault = Some(run.p.m.device());
+            }
+            if after_reset.is_none() && run.reset_since_safeboot() {
+                after_reset = Some(run.p.m.device());
             }
             if o.early_stop && fallen == faults && run.p.m.now() >= next_look {
                 // The whole state at a time another case may have been in already.
@@ -339,16 +362,25 @@ impl<'s> Campaign<'s> {
         }
         let mut failures = run.st.log.failures.clone();
         self.nothing_lost(run, &mut failures);
+        // A flow that comes through a factory reset passes; one that does not is judged by
+        // what the reset left.
+        let factory_reset = run.safeboot_ran() && !failures.is_empty();
+        if factory_reset {
+            failures.retain(|f| f.key == "max_time");
+            self.factory_reset_left(run, after_reset.as_ref(), &mut failures);
+        }
         let end = run.p.m.now();
         let fault = run.st.log.faults.first().cloned();
         let verdict = if !run.reachable() {
             Verdict::Brick
         } else if failures.iter().any(|f| f.key == "max_time") {
             Verdict::Hang
-        } else if failures.is_empty() {
-            Verdict::Pass
-        } else {
+        } else if !failures.is_empty() {
             Verdict::Fail
+        } else if factory_reset {
+            Verdict::FactoryReset
+        } else {
+            Verdict::Pass
         };
         let timed_out = failures.iter().any(|f| f.key == "wait");
         let key = run
@@ -434,6 +466,65 @@ impl<'s> Campaign<'s> {
     }
 
     /// Pages the golden run never touched hold what they held when the run started.
+    /// What a factory reset must leave (docs/fus-layout.md §7), each miss a failure: right
+    /// after its option-byte load (`after_reset`) nothing below the FUS and the option bytes
+    /// of a device as shipped; at the end the FUS, its key page and safeboot as they were at
+    /// the start, and no lockup.
+    fn factory_reset_left(
+        &self,
+        run: &Run,
+        after_reset: Option<&Device>,
+        failures: &mut Vec<Failure>,
+    ) {
+        let page = |p: u32| (p * PAGE_SIZE) as usize..((p + 1) * PAGE_SIZE) as usize;
+        let mut fail = |message: String| {
+            failures.push(Failure {
+                line: self.sc.expect.line,
+                key: "factory_reset".into(),
+                message,
+            })
+        };
+        let fus = layout::FUS_FIRST_PAGE;
+        match after_reset {
+            None => fail("safeboot ran but the system never reset after it".into()),
+            Some(dev) => {
+                if let Some(p) = (0..fus).find(|&p| dev.flash[page(p)].iter().any(|&b| b != 0xFF)) {
+                    fail(format!(
+                        "after the factory reset, page {:#010x} below the FUS is not erased",
+                        layout::page_address(p)
+                    ));
+                }
+                let (options, bad) = OptionBytes::load(&dev.option_bytes);
+                if !bad.is_empty()
+                    || options.secure_flash_page() != Some(fus)
+                    || options.cpu2_boot_vector() != layout::FUS_VECTOR
+                {
+                    fail(format!(
+                        "after the factory reset the option bytes are not a shipped device's \
+                         (SFSA {:?}, CPU2 boots {:#010x}, {} slot(s) failing their check)",
+                        options.secure_flash_page(),
+                        options.cpu2_boot_vector(),
+                        bad.len()
+                    ));
+                }
+            }
+        }
+        let (now, start) = (run.p.m.device(), run.start_device());
+        let kept =
+            (fus..layout::FUS_RECORD_PAGES[0]).chain([layout::FUS_KEY_PAGE, layout::SAFEBOOT_PAGE]);
+        for p in kept {
+            if now.flash[page(p)] != start.flash[page(p)] {
+                fail(format!(
+                    "page {:#010x} (the FUS, its keys or safeboot) changed",
+                    layout::page_address(p)
+                ));
+            }
+        }
+        if let Some(l) = run.st.log.lockups.first() {
+            fail(format!("{} locked up at {}", l.core, l.pc));
+        }
+    }
+
     fn nothing_lost(&self, run: &Run, failures: &mut Vec<Failure>) {
         let now = run.p.m.device();
         let start = run.start_device();

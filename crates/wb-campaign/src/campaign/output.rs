@@ -14,6 +14,7 @@ use super::{Outcome, Verdict};
 pub struct Summary {
     pub cases: usize,
     pub pass: usize,
+    pub factory_reset: usize,
     pub fail: usize,
     pub brick: usize,
     pub hang: usize,
@@ -25,6 +26,7 @@ pub struct Summary {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub pass: usize,
+    pub factory_reset: usize,
     pub fail: usize,
     pub brick: usize,
     pub hang: usize,
@@ -34,6 +36,7 @@ impl Counts {
     fn add(&mut self, v: Verdict) {
         match v {
             Verdict::Pass => self.pass += 1,
+            Verdict::FactoryReset => self.factory_reset += 1,
             Verdict::Fail => self.fail += 1,
             Verdict::Brick => self.brick += 1,
             Verdict::Hang => self.hang += 1,
@@ -52,6 +55,7 @@ impl Summary {
         Summary {
             cases: outcomes.len(),
             pass: all.pass,
+            factory_reset: all.factory_reset,
             fail: all.fail,
             brick: all.brick,
             hang: all.hang,
@@ -60,21 +64,23 @@ impl Summary {
         }
     }
 
+    /// Every case passed or ended in a factory reset ([`Verdict::is_ok`]).
     pub fn passed(&self) -> bool {
-        self.pass == self.cases
+        self.pass + self.factory_reset == self.cases
     }
 
     /// The summary as a table.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{:<26} {:>7} {:>7} {:>7} {:>7} {:>7}\n",
-            "faults", "cases", "pass", "fail", "brick", "hang"
+            "{:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}\n",
+            "faults", "cases", "pass", "reset", "fail", "brick", "hang"
         );
         let row = |name: &str, c: &Counts| {
             format!(
-                "{name:<26} {:>7} {:>7} {:>7} {:>7} {:>7}\n",
-                c.pass + c.fail + c.brick + c.hang,
+                "{name:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}\n",
+                c.pass + c.factory_reset + c.fail + c.brick + c.hang,
                 c.pass,
+                c.factory_reset,
                 c.fail,
                 c.brick,
                 c.hang
@@ -85,6 +91,7 @@ impl Summary {
         }
         let total = Counts {
             pass: self.pass,
+            factory_reset: self.factory_reset,
             fail: self.fail,
             brick: self.brick,
             hang: self.hang,
@@ -100,7 +107,7 @@ pub fn junit(suite: &str, outcomes: &[Outcome], replay: &dyn Fn(&str) -> String)
     let mut s = TestSuite::new(suite);
     for o in outcomes {
         let status = match o.verdict {
-            Verdict::Pass => TestCaseStatus::success(),
+            v if v.is_ok() => TestCaseStatus::success(),
             v => {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let first = o.failures.first().map_or(String::new(), |f| {
@@ -117,6 +124,9 @@ pub fn junit(suite: &str, outcomes: &[Outcome], replay: &dyn Fn(&str) -> String)
             }
         };
         let mut case = TestCase::new(o.id.clone(), status);
+        if o.verdict == Verdict::FactoryReset {
+            case.set_system_out("factory reset: safeboot ran and left the device as shipped\n");
+        }
         case.set_classname(suite.to_string());
         case.set_time(std::time::Duration::from_secs_f64(o.host_ms / 1e3));
         s.add_test_case(case);

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use wb_campaign::campaign::output::{junit, merge_junit, Summary};
 use wb_campaign::campaign::plan::{parse_shard, sample, shard, Case};
-use wb_campaign::campaign::{Campaign, Golden, Options, Outcome, Verdict};
+use wb_campaign::campaign::{Campaign, Golden, Options, Outcome};
 use wb_campaign::record::Failure;
 use wb_campaign::Scenario;
 
@@ -171,7 +171,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let outcomes = campaign.run(&cases, options, &|o: &Outcome| {
         bar.inc(1);
-        if o.verdict != Verdict::Pass {
+        if !o.verdict.is_ok() {
             bar.set_message(format!("last {}: {}", o.verdict.name(), o.id));
         }
     })?;
@@ -202,10 +202,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         crate::files::write(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }
     print!("{}", summary.table());
-    let bad: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
-        .collect();
+    let bad: Vec<&Outcome> = outcomes.iter().filter(|o| !o.verdict.is_ok()).collect();
     for o in bad.iter().take(20) {
         let why = o.failures.first().map_or(String::new(), |f| {
             format!(" (line {}: {}: {})", f.line, f.key, f.message)
@@ -266,7 +263,7 @@ fn select(campaign: &Campaign, all: &[Case], a: &Args) -> Result<Vec<Case>> {
 
 fn keep(dir: &Path, outcomes: &[Outcome]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    for o in outcomes.iter().filter(|o| o.verdict != Verdict::Pass) {
+    for o in outcomes.iter().filter(|o| !o.verdict.is_ok()) {
         if let Some(dev) = &o.device_at_fault {
             let mut dev = dev.clone();
             dev.note = format!("wbemu campaign: {} right after its fault", o.id);

@@ -200,7 +200,8 @@ pub struct Boot {
 pub enum BootCause {
     /// A system reset (both cores).
     Reset(ResetCause),
-    /// PWR_CR4.C2BOOT released CPU2; `safeboot` when its option bytes failed their check.
+    /// PWR_CR4.C2BOOT released CPU2; `safeboot` when its option bytes failed their check or
+    /// locked the whole flash.
     C2Boot { safeboot: bool },
 }
 

@@ -29,9 +29,9 @@ impl Machine {
     }
 
     /// Core frequencies follow the RCC; C2BOOT releases CPU2 (at safeboot when its option
-    /// bytes failed their check).
+    /// bytes failed their check or lock the whole flash).
     pub(super) fn sync_system(&mut self) {
-        let (freq_change, boot, freqs, options_valid, vector) = {
+        let (freq_change, boot, freqs, safeboot, vector) = {
             let mut sh = self.bus.borrow_mut();
             let freq_change = sh.rcc.take_freq_change();
             let boot = sh.pwr.take_cpu2_boot();
@@ -40,7 +40,7 @@ impl Machine {
                 freq_change,
                 boot,
                 sh.rcc.frequencies(),
-                sh.flash.cpu2_options_valid(),
+                sh.flash.cpu2_boots_safeboot(),
                 vector,
             )
         };
@@ -74,14 +74,13 @@ impl Machine {
             self.bus.borrow_mut().set_bus_clocks(self.config.clocks);
         }
         if boot && self.cores[1].state().run == RunState::Held && self.boot.cpu2.is_none() {
-            let vector = if options_valid {
-                vector
-            } else {
+            let vector = if safeboot {
                 self.config.safeboot_vector
+            } else {
+                vector
             };
-            debug!(target: "wb::machine", vector = format_args!("{vector:#010x}"), "CPU2 boots");
+            debug!(target: "wb::machine", vector = format_args!("{vector:#010x}"), safeboot, "CPU2 boots");
             self.cores[1].reset(vector);
-            let safeboot = !options_valid;
             self.record_boot(CoreId::Cpu2, vector, BootCause::C2Boot { safeboot });
         }
     }

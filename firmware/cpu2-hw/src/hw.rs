@@ -48,6 +48,18 @@ pub fn wfi() {
     unsafe { core::arch::asm!("wfi") };
 }
 
+/// Run the image whose vector table is at `vector` as if CPU2 had booted there, interrupts
+/// masked: its table in VTOR (its NMI handler, not ours), its stack, its reset handler.
+pub fn enter(vector: u32) -> ! {
+    unsafe { core::arch::asm!("cpsid i") };
+    write32(wb_regs::scs::at::VTOR, vector);
+    let (sp, pc) = (read32(vector), read32(vector + 4));
+    // SAFETY: nothing of this image runs again; the other image starts from its reset.
+    unsafe {
+        core::arch::asm!("msr msp, {sp}", "bx {pc}", sp = in(reg) sp, pc = in(reg) pc, options(noreturn))
+    }
+}
+
 // The register map is wb-regs'; these are the registers the FUS uses, by block.
 
 pub mod rcc {

@@ -140,10 +140,18 @@ pub fn loaded_options() -> (u32, u32) {
     (read32(SFR), read32(SRRVR))
 }
 
+/// Whether SFR's and SRRVR's slots in the option-byte area hold each its value and its
+/// complement (a torn option-byte program can leave a value right and its complement not).
+pub fn stored_options_intact() -> bool {
+    [OB_SFR, OB_SRRVR]
+        .iter()
+        .all(|&at| read32(at) == !read32(at + 4))
+}
+
 /// Program SFR and SRRVR into the option-byte area (HAL FLASH_OB sequence with OPTSTRT).
 /// They take effect at the next option-byte load ([`launch`]).
 pub fn program_options(sfr: u32, srrvr: u32) -> Result<(), FlashError> {
-    if stored_options() == (sfr, srrvr) {
+    if stored_options() == (sfr, srrvr) && stored_options_intact() {
         return Ok(());
     }
     unlock();
