@@ -22,6 +22,9 @@ use crate::scenario::{
 };
 use crate::setup::{self, Symbols};
 
+/// How CPU2 boots safeboot (a factory reset).
+const SAFEBOOT: BootCause = BootCause::C2Boot { safeboot: true };
+
 /// How often the host looks at a condition it waits for.
 pub const LOOK: Picos = MS;
 
@@ -338,21 +341,24 @@ impl<'s> Run<'s> {
         self.first_safeboot().is_some()
     }
 
-    /// Whether the system has reset since CPU2 first booted safeboot in this run: the
-    /// factory reset's option-byte load (or a reset or cut in the middle of it).
-    pub fn reset_since_safeboot(&self) -> bool {
+    /// Whether the run is between the end of a factory reset and CPU2's next start: CPU2
+    /// last booted safeboot, the system has reset since (its option-byte load) and CPU2 has
+    /// not started again. Nothing but the host can change the device then, and the host has
+    /// yet to look at it.
+    pub fn after_factory_reset(&self) -> bool {
         let boots = &self.p.m.boots()[self.boots_before..];
-        self.first_safeboot().is_some_and(|i| {
-            boots[i..]
-                .iter()
-                .any(|b| matches!(b.cause, BootCause::Reset(_)))
-        })
+        let Some(last) = boots.iter().rposition(|b| b.cause == SAFEBOOT) else {
+            return false;
+        };
+        let since = &boots[last + 1..];
+        since.iter().any(|b| matches!(b.cause, BootCause::Reset(_)))
+            && !since.iter().any(|b| b.core == CoreId::Cpu2)
     }
 
     fn first_safeboot(&self) -> Option<usize> {
         self.p.m.boots()[self.boots_before..]
             .iter()
-            .position(|b| matches!(b.cause, BootCause::C2Boot { safeboot: true }))
+            .position(|b| b.cause == SAFEBOOT)
     }
 
     /// How many boots of the log belong to this run (from its power-on).

@@ -179,9 +179,10 @@ pub fn reset(record: Record) -> Record {
     let erased = FUS_RECORD_PAGES
         .iter()
         .all(|&p| flash::erase_pages(p, p + 1).is_ok());
-    match erased {
-        true => store(record).unwrap_or(record),
-        false => record,
+    if erased {
+        store(record).unwrap_or(record)
+    } else {
+        record
     }
 }
 

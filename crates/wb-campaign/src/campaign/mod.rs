@@ -32,10 +32,9 @@ use plan::{Case, When};
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
-    /// The fault sent CPU2 to safeboot, and the device ended as its factory reset leaves
-    /// it (docs/fus-layout.md §7): the FUS answering, nothing below it, the FUS, its key
-    /// page and safeboot as they were, the option bytes of a device as shipped, no lockup.
-    /// The scenario's own expectations do not apply: the reset ended its flow by design.
+    /// The fault sent CPU2 to safeboot, the flow did not come through, and the factory
+    /// reset left what it must (docs/fus-layout.md §7, `Campaign::factory_reset_left`). The
+    /// scenario's own expectations do not apply: the reset ended its flow by design.
     FactoryReset,
     /// An expectation failed (named).
     Fail,
@@ -306,7 +305,8 @@ impl<'s> Campaign<'s> {
         let mut looked_up = false;
         let mut second_armed = false;
         let mut next_look = 0;
-        // The device once a factory reset's option-byte load has happened: what it left.
+        // The device between the end of the (last) factory reset and CPU2's next start: what
+        // the reset left.
         let mut after_reset = None;
         // State keys this case was the first to reach.
         let mut seen = Vec::new();
@@ -324,7 +324,7 @@ impl<'s> Campaign<'s> {
                 // The first look after the (last) fault: the chip as it came back.
                 device_at_fault = Some(run.p.m.device());
             }
-            if after_reset.is_none() && run.reset_since_safeboot() {
+            if run.after_factory_reset() {
                 after_reset = Some(run.p.m.device());
             }
             if o.early_stop && fallen == faults && run.p.m.now() >= next_look {
@@ -466,9 +466,9 @@ impl<'s> Campaign<'s> {
     }
 
     /// Pages the golden run never touched hold what they held when the run started.
-    /// What a factory reset must leave (docs/fus-layout.md §7), each miss a failure: right
-    /// after its option-byte load (`after_reset`) nothing below the FUS and the option bytes
-    /// of a device as shipped; at the end the FUS, its key page and safeboot as they were at
+    /// What a factory reset must leave (docs/fus-layout.md §7), each miss a failure: once it
+    /// has ended (`after_reset`, before CPU2 starts again) nothing below the FUS and the
+    /// option bytes of a device as shipped; at the end the FUS, its key page and safeboot as they were at
     /// the start, and no lockup.
     fn factory_reset_left(
         &self,
@@ -486,7 +486,9 @@ impl<'s> Campaign<'s> {
         };
         let fus = layout::FUS_FIRST_PAGE;
         match after_reset {
-            None => fail("safeboot ran but the system never reset after it".into()),
+            None => {
+                fail("safeboot ran, but no look came between its end and CPU2's next start".into())
+            }
             Some(dev) => {
                 if let Some(p) = (0..fus).find(|&p| dev.flash[page(p)].iter().any(|&b| b != 0xFF)) {
                     fail(format!(
