@@ -39,6 +39,8 @@ fn device_info_decodes_the_fus_its_record_and_the_installed_stack() {
     assert_eq!(v["cpu2_safeboot"], false);
     let text = ok(&["device", "info", d]);
     assert!(text.contains("FUS: version 2.0.0 (0x02000001)"), "{text}");
+    assert!(text.contains("safeboot: version 1.0.0"), "{text}");
+    assert_eq!(v["safeboot"], "1.0.0");
     assert!(text.contains("wireless stack: none installed"), "{text}");
 
     ok(&["demo", "--device", d, "--save", "--json"]);

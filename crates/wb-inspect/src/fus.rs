@@ -57,6 +57,12 @@ pub fn identity(mem: &impl Memory) -> Option<Identity> {
     })?
 }
 
+/// The version of the safeboot in flash (its identity block), if one is there.
+pub fn safeboot(mem: &impl Memory) -> Option<Version> {
+    let v = layout::safeboot::version(|a| mem.word(a).unwrap_or(0));
+    (v.0 != 0).then_some(v)
+}
+
 /// The operation a record describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -234,8 +240,10 @@ mod tests {
             (r.seq, r.operation, r.error, r.stack),
             (1, Operation::Idle, None, None)
         );
+        assert_eq!(safeboot(&dev), Some(layout::SAFEBOOT_VERSION));
         let blank = (wb_firmware::presets::preset("blank").unwrap().build)();
         assert_eq!(identity(&blank), None);
+        assert_eq!(safeboot(&blank), None);
     }
 
     fn record(seq: u32, op: u32, phase: u32, error: u32) -> Vec<u8> {

@@ -192,6 +192,8 @@ struct Info {
     options: OptionsSummary,
     /// The FUS in flash (its identity block), if any.
     fus: Option<FusInfo>,
+    /// The version of the safeboot in flash (its identity block), if any.
+    safeboot: Option<String>,
     /// The FUS's current state record, if it has written one.
     fus_record: Option<RecordSummary>,
     /// Pages holding anything but 0xFF, as inclusive ranges.
@@ -238,6 +240,7 @@ impl Info {
                 version_word: hex32(id.version.0),
                 memory_word: hex32(id.memory.0),
             }),
+            safeboot: fus::safeboot(dev).map(version_text),
             fus_record: fus::state_record(dev).map(|r| r.summary()),
             used_pages,
             erased_pages: PAGES - used,
@@ -306,6 +309,12 @@ impl Info {
         match &self.fus {
             Some(f) => println!("FUS: version {} ({})", f.version, f.version_word),
             None => println!("FUS: none in flash"),
+        }
+        match &self.safeboot {
+            Some(v) => println!("safeboot: version {v}"),
+            None => println!(
+                "safeboot: none in flash (corrupted option bytes would leave CPU2 nothing to run)"
+            ),
         }
         match &self.fus_record {
             Some(r) => {
